@@ -1,0 +1,40 @@
+# The two set-up commands of the README: `make run` and `make test`. Both create .venv from the lock file.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA ?= data
+CONFIG ?= configs/demo.yaml
+
+.PHONY: run test lint typecheck bench lock clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml scripts/install.sh
+	bash scripts/install.sh $(VENV)
+	touch $@
+
+## Build the demo archive if absent, run the nightly flow once, then serve tiles + viewer on :8000.
+run: $(VENV)/.installed
+	$(VENV)/bin/sensing demo-data --config $(CONFIG) --if-absent
+	$(VENV)/bin/sensing run nightly --config $(CONFIG)
+	$(VENV)/bin/sensing serve --config $(CONFIG) --host 127.0.0.1 --port 8000
+
+## The whole test suite, plus ruff and mypy on the library.
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check sensing pipelines tests
+	$(VENV)/bin/ruff format --check sensing pipelines tests
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check sensing pipelines tests
+	$(VENV)/bin/ruff format --check sensing pipelines tests
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+## Re-resolve the lock file from pyproject.toml (needs the package index).
+lock:
+	rm -rf build/lockenv && python3.11 -m venv build/lockenv
+	build/lockenv/bin/pip install --quiet ".[dev]"
+	build/lockenv/bin/pip freeze --exclude sensing > requirements.lock
+
+clean:
+	rm -rf $(VENV) build

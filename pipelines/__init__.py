@@ -1,0 +1,1 @@
+"""Orchestration (Prefect) over the ``sensing`` library, and the ``sensing`` command."""

@@ -1,0 +1,207 @@
+"""The ``sensing`` command: build the demo archive, run flows, serve the layers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.environment import configure_prefect
+from pipelines.progress import progress_bar
+from sensing.config import Settings, load_settings
+from sensing.errors import SensingError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
+
+app = typer.Typer(
+    help="Satellite water monitoring for Kazakhstan: scenes in, monitoring layers out.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+run_app = typer.Typer(help="Run a flow once, now (Prefect's local ephemeral API).", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+console = Console()
+
+ConfigOpt = Annotated[
+    Path, typer.Option("--config", "-c", help="YAML settings (paths inside are relative to it).")
+]
+
+
+def _settings(config: Path) -> Settings:
+    try:
+        return load_settings(config)
+    except SensingError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command("demo-data")
+def demo_data(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    out: Annotated[
+        Path | None, typer.Option(help="Archive folder (default: demo.archive of the config).")
+    ] = None,
+    size: Annotated[
+        int | None, typer.Option(help="Grid side in pixels (10980 = a full Sentinel-2 tile).")
+    ] = None,
+    resolution: Annotated[float | None, typer.Option(help="Pixel size in metres of the 10 m bands.")] = None,
+    years: Annotated[int | None, typer.Option(help="Years of acquisitions to simulate.")] = None,
+    if_absent: Annotated[
+        bool, typer.Option("--if-absent", help="Do nothing when the archive exists.")
+    ] = False,
+) -> None:
+    """Write the simulated Sentinel-2 L2A archive (static STAC + COGs + ground truth).
+
+    The scenes are synthetic but follow the real L2A format over the Kapchagay dam (EPSG:32643).
+    """
+    from sensing.demo.archive import write_archive
+    from sensing.waterbodies import read_water_bodies
+
+    settings = _settings(config)
+    if settings.demo is None:
+        console.print(f"[red]error:[/red] {config} has no 'demo' section")
+        raise typer.Exit(2)
+    updates: dict[str, Any] = {
+        k: v for k, v in {"size": size, "resolution": resolution, "years": years}.items() if v
+    }
+    if out:
+        updates["archive"] = out.resolve()
+    demo = settings.demo.model_copy(update=updates)
+    if if_absent and (demo.archive / "catalog.json").exists():
+        console.print(f"Demo archive present: {demo.archive}")
+        return
+    started = time.perf_counter()
+    with progress_bar(
+        "Simulating scenes", demo.years * demo.dates_per_year, logging.getLogger("sensing")
+    ) as step:
+        catalog = write_archive(settings.aoi, demo, read_water_bodies(settings.water_bodies), step)
+    console.print(f"Demo archive written in {time.perf_counter() - started:.0f} s: {catalog}")
+    console.print(f"Ground truth: {catalog.parent / 'truth'}")
+
+
+def _print_summary(summary: dict[str, Any], settings: Settings) -> None:
+    from sensing.publish.layout import OutputLayout
+    from sensing.publish.tables import read_water_areas
+
+    s = summary["scenes"]
+    console.print(
+        f"\nScenes: [green]{s['processed']} processed[/green], {s['skipped']} skipped, "
+        f"[{'red' if s['failed'] else 'green'}]{s['failed']} failed[/]"
+    )
+    for failure in summary["failed"]:
+        console.print(f"  [red]failed[/red] {failure['scene']}: {failure['reason']}")
+    layout = OutputLayout(settings.output_dir)
+    table = read_water_areas(layout.water_areas)
+    view = Table(title="Water area per water body and date (km²)")
+    for column in ("water body", "date", "water", "ice", "observed", "quality", "method"):
+        view.add_column(column, justify="right" if column in ("water", "ice", "observed") else "left")
+    for row in table.itertuples():
+        view.add_row(row.water_body, row.date, f"{row.water_km2:.2f}", f"{row.ice_km2:.2f}",
+                     f"{row.valid_fraction:.0%}", row.quality, row.method)  # fmt: skip
+    console.print(view)
+    console.print(f"Outputs: {layout.root}")
+    console.print(f"  layers (COG): {layout.root / 'layers'}")
+    console.print(f"  STAC catalog: {layout.stac_root / 'catalog.json'}")
+    console.print(f"  table: {layout.water_areas} (+ .csv)")
+
+
+def _flows(settings: Settings) -> Any:
+    configure_prefect(settings.data_dir)
+    from pipelines import flows
+
+    return flows
+
+
+@run_app.command("nightly")
+def run_nightly(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    night: Annotated[
+        str | None, typer.Option(help="Process up to this date (YYYY-MM-DD); default today.")
+    ] = None,
+) -> None:
+    """Run the nightly flow once: every new scene over the AOI is classified and published."""
+    settings = _settings(config)
+    when = _parse_date(night, "--night") if night else None
+    flows = _flows(settings)
+    console.print("Starting the nightly flow (Prefect local API, Dask local cluster)...")
+    started = time.perf_counter()
+    summary = flows.nightly(config=str(config.resolve()), night=when)
+    console.print(f"Nightly flow finished in {time.perf_counter() - started:.0f} s.")
+    _print_summary(summary, settings)
+
+
+@app.command()
+def reprocess(
+    aoi: Annotated[str, typer.Option(help="AOI identifier (the config's aoi.id).")],
+    start: Annotated[str, typer.Option(help="First acquisition date, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last acquisition date, YYYY-MM-DD.")],
+    products: Annotated[str | None, typer.Option(help="Comma-separated products (default: all).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rewrite layers already published.")] = False,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Reprocess an AOI over a period (e.g. after a configuration change)."""
+    settings = _settings(config)
+    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
+    if first > last:
+        console.print(f"[red]error:[/red] --start {first} is after --end {last}")
+        raise typer.Exit(2)
+    if aoi != settings.aoi.id:
+        console.print(f"[red]error:[/red] --aoi: unknown AOI {aoi!r}; {config} defines {settings.aoi.id!r}")
+        raise typer.Exit(2)
+    wanted = [p.strip() for p in products.split(",")] if products else None
+    if wanted:
+        _settings_with_products(config, wanted)
+    flows = _flows(settings)
+    summary = flows.reprocess(
+        aoi=aoi, start=first, end=last, products=wanted, force=force, config=str(config.resolve())
+    )
+    _print_summary(summary, settings)
+
+
+def _settings_with_products(config: Path, products: list[str]) -> None:
+    try:
+        load_settings(config, products=products)
+    except SensingError as exc:
+        console.print(f"[red]error:[/red] --products: {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _parse_date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        console.print(f"[red]error:[/red] {option}: {value!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the published layers: viewer at /, GET /layers, TileJSON and XYZ tiles."""
+    import uvicorn
+
+    from sensing.serve.app import create_app
+
+    settings = _settings(config)
+    console.print(f"Viewer and tiles on http://{host}:{port}/  (Ctrl-C to stop)")
+    layers = (
+        json.loads((settings.output_dir / "layers.json").read_text())
+        if (settings.output_dir / "layers.json").exists()
+        else {"layers": []}
+    )
+    console.print(f"{len(layers['layers'])} published layer(s) from {settings.output_dir}")
+    uvicorn.run(create_app(settings.output_dir), host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,94 @@
+"""Prefect flows: ``nightly`` (scheduled) and ``reprocess`` (analysts: an AOI and a period)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.context import get_run_context
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from pipelines import tasks
+from pipelines.progress import progress_bar
+from pipelines.report import run_summary, summary_markdown
+from sensing.cluster import dask_client
+from sensing.config import Settings, load_settings
+from sensing.errors import ConfigError
+from sensing.models import SceneResult
+from sensing.publish.layout import OutputLayout
+from sensing.publish.storage import write_json_atomic
+from sensing.publish.tables import read_water_areas
+from sensing.waterbodies import read_water_bodies
+
+__all__ = ["DEFAULT_CONFIG", "nightly", "reprocess"]
+
+DEFAULT_CONFIG = str(Path(__file__).resolve().parent.parent / "configs" / "demo.yaml")
+LOCAL_TZ = ZoneInfo("Asia/Almaty")
+SCENE_CONCURRENCY = 2
+"""Scenes in flight at once; each one's pixel work is spread over the Dask cluster."""
+
+
+def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: bool) -> dict[str, Any]:
+    logger = get_run_logger()
+    bodies = read_water_bodies(settings.water_bodies)
+    with dask_client(settings.dask) as client:
+        logger.info("Dask: %s", client)
+        scenes = tasks.search_scenes(settings, start, end)
+        logger.info("%d scene(s) from %s to %s over %s", len(scenes), start, end, settings.aoi.id)
+        futures = [tasks.process_scene.submit(settings, scene, bodies, force) for scene in scenes]
+        results: list[SceneResult] = []
+        with progress_bar("Scenes", len(scenes), logger) as advance:
+            for scene, future in zip(scenes, futures, strict=True):
+                outcome = future.result(raise_on_failure=False)
+                if isinstance(outcome, SceneResult):
+                    results.append(outcome)
+                else:  # one broken scene is recorded and the night goes on
+                    reason = f"{type(outcome).__name__}: {outcome}"
+                    results.append(SceneResult(scene.id, scene.date, "failed", reason=reason))
+                advance(f"{scene.id} {results[-1].status}")
+        tasks.publish_run(settings, results)
+    layout = OutputLayout(settings.output_dir)
+    table = read_water_areas(layout.water_areas)
+    summary = run_summary(name, results, layout.root, table)
+    run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    summary["run_id"] = run_id
+    write_json_atomic(layout.runs / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{run_id[:8]}.json", summary)
+    create_markdown_artifact(
+        key=f"{name}-run-report", markdown=summary_markdown(summary, table), description=f"{name} run"
+    )
+    return summary
+
+
+@flow(name="nightly", task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY), log_prints=True)
+def nightly(config: str = DEFAULT_CONFIG, night: dt.date | None = None) -> dict[str, Any]:
+    """Process every scene acquired up to ``night`` (default: today in Asia/Almaty) not yet published."""
+    settings = load_settings(config)
+    end = night or dt.datetime.now(LOCAL_TZ).date()
+    start = settings.nightly.since or dt.date(1984, 1, 1)
+    if settings.nightly.lookback_days:
+        start = max(start, end - dt.timedelta(days=settings.nightly.lookback_days))
+    return _run("nightly", settings, start, end, force=False)
+
+
+@flow(name="reprocess", task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY), log_prints=True)
+def reprocess(
+    aoi: str,
+    start: dt.date,
+    end: dt.date,
+    products: list[str] | None = None,
+    force: bool = False,
+    config: str = DEFAULT_CONFIG,
+) -> dict[str, Any]:
+    """Reprocess an AOI over a period; ``force`` rewrites layers already published at this version."""
+    settings = load_settings(config)
+    if aoi != settings.aoi.id:
+        raise ConfigError(f"aoi: unknown AOI {aoi!r}; {config} defines {settings.aoi.id!r}")
+    if start > end:
+        raise ConfigError(f"start: {start} is after end {end}")
+    if products:
+        settings = load_settings(config, products=list(products))
+    return _run("reprocess", settings, start, end, force=force)

@@ -1,0 +1,55 @@
+"""The run summary: a markdown artifact for Prefect and a JSON report on disk."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sensing.models import SceneResult
+
+__all__ = ["run_summary", "summary_markdown"]
+
+
+def run_summary(name: str, results: list[SceneResult], outputs: Path, table: pd.DataFrame) -> dict[str, Any]:
+    """Counts per status, failures with reasons, this run's areas and where the outputs are."""
+    counts = Counter(r.status for r in results)
+    return {
+        "flow": name,
+        "scenes": {s: counts.get(s, 0) for s in ("processed", "skipped", "failed")},
+        "failed": [{"scene": r.scene_id, "reason": r.reason} for r in results if r.status == "failed"],
+        "areas": [dataclasses.asdict(a) | {"date": a.date.isoformat()} for r in results for a in r.areas],
+        "table_rows": len(table),
+        "outputs": str(outputs),
+    }
+
+
+def summary_markdown(summary: dict[str, Any], table: pd.DataFrame) -> str:
+    """Markdown for the Prefect artifact: counts, failures, the water-area series."""
+    s = summary["scenes"]
+    lines = [
+        f"# {summary['flow']} run",
+        "",
+        f"Scenes: **{s['processed']} processed**, {s['skipped']} skipped, {s['failed']} failed.",
+        f"Outputs: `{summary['outputs']}`",
+        "",
+    ]
+    if summary["failed"]:
+        lines += ["## Failed scenes", "", "| scene | reason |", "|---|---|"]
+        lines += [f"| {f['scene']} | {f['reason']} |" for f in summary["failed"]] + [""]
+    if not table.empty:
+        lines += [
+            "## Water area (km²)",
+            "",
+            "| water body | date | water | ice | observed | quality | method |",
+        ]
+        lines += ["|---|---|---:|---:|---:|---|---|"]
+        for row in table.itertuples():
+            lines.append(
+                f"| {row.water_body} | {row.date} | {row.water_km2:.2f} | {row.ice_km2:.2f} "
+                f"| {row.valid_fraction:.0%} | {row.quality} | {row.method} |"
+            )
+    return "\n".join(lines) + "\n"

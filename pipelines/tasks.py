@@ -1,0 +1,51 @@
+"""Thin Prefect tasks: each calls one library function. Retries only for RetryableError."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from sensing import workflow
+from sensing.config import Settings
+from sensing.errors import RetryableError
+from sensing.models import SceneRef, SceneResult
+from sensing.sources import open_source
+from sensing.waterbodies import WaterBody
+
+
+def _retry_only_retryable(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry transient failures, never bad input."""
+    try:
+        state.result()
+    except RetryableError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="search-scenes", retries=3, retry_delay_seconds=[10, 30, 90], timeout_seconds=600,
+    retry_condition_fn=_retry_only_retryable, cache_policy=NO_CACHE,
+)  # fmt: skip
+def search_scenes(settings: Settings, start: dt.date, end: dt.date) -> list[SceneRef]:
+    """Scenes over the AOI in the period."""
+    return workflow.scenes_for_period(settings, open_source(settings.source), start, end)
+
+
+@task(
+    name="process-scene", task_run_name="process-{scene.id}", retries=2, retry_delay_seconds=[30, 120],
+    timeout_seconds=3600, retry_condition_fn=_retry_only_retryable, cache_policy=NO_CACHE,
+)  # fmt: skip
+def process_scene(settings: Settings, scene: SceneRef, bodies: list[WaterBody], force: bool) -> SceneResult:
+    """Classify and publish one scene (skipped when already published at this version)."""
+    return workflow.process_scene(settings, open_source(settings.source), scene, bodies, force=force)
+
+
+@task(name="publish-run", timeout_seconds=600, cache_policy=NO_CACHE)
+def publish_run(settings: Settings, results: list[SceneResult]) -> dict[str, Any]:
+    """Collections, water-area table and tile metadata for the run's results."""
+    return workflow.publish_run(settings, results)

@@ -1,0 +1,91 @@
+"""Water classification: a bounded Otsu threshold over valid pixels, with a fixed fallback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+from skimage.filters import threshold_otsu
+
+from sensing.config import WaterConfig
+
+__all__ = [
+    "CLASS_CLOUD",
+    "CLASS_DRY",
+    "CLASS_NODATA",
+    "CLASS_SNOW_ICE",
+    "CLASS_WATER",
+    "ThresholdChoice",
+    "choose_threshold",
+    "classify",
+    "index_histogram",
+    "snow_ice",
+]
+
+CLASS_DRY, CLASS_WATER, CLASS_SNOW_ICE, CLASS_CLOUD, CLASS_NODATA = 0, 1, 2, 3, 255
+HIST_RANGE = (-1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The threshold that separated water from land, and how it was chosen."""
+
+    value: float
+    method: str
+    """``otsu`` when the histogram supported it, ``fixed`` otherwise."""
+    reason: str = ""
+    """Why the fallback was taken."""
+
+
+def snow_ice(
+    reflectance: xr.Dataset, mndwi: xr.DataArray, scl_snow: xr.DataArray, cfg: WaterConfig
+) -> xr.DataArray:
+    """Snow and lake ice: SCL's snow class, or bright pixels whose MNDWI (= NDSI) is high.
+
+    Open water is dark in the visible, so green reflectance separates it from snow and ice.
+    """
+    bright_snow = (mndwi > 0.4) & (reflectance["green"] > cfg.snow_min_green)
+    return scl_snow | bright_snow
+
+
+def index_histogram(index: xr.DataArray, valid: xr.DataArray, bins: int) -> da.Array:
+    """Lazy histogram counts of ``index`` over ``valid`` pixels on [-1, 1]."""
+    values = da.where(valid.data, index.data, np.nan).ravel()
+    counts, _ = da.histogram(values, bins=bins, range=HIST_RANGE)
+    return counts
+
+
+def choose_threshold(counts: NDArray[np.int64], cfg: WaterConfig) -> ThresholdChoice:
+    """Otsu on the histogram, kept only when inside ``cfg.otsu_bounds`` and both classes are present.
+
+    Otsu over a scene without water invents some; the class-fraction test and the bounds catch that.
+    """
+    edges = np.linspace(*HIST_RANGE, len(counts) + 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    total = counts.sum()
+    fixed = cfg.fixed_threshold
+    if total == 0:
+        return ThresholdChoice(fixed, "fixed", "no valid pixels")
+    value = float(threshold_otsu(hist=(counts, centres)))
+    low, high = cfg.otsu_bounds
+    if not low <= value <= high:
+        return ThresholdChoice(fixed, "fixed", f"otsu {value:.3f} outside bounds [{low}, {high}]")
+    water_fraction = counts[centres > value].sum() / total
+    if not cfg.min_class_fraction <= water_fraction <= 1 - cfg.min_class_fraction:
+        return ThresholdChoice(fixed, "fixed", f"histogram not bimodal (water fraction {water_fraction:.4f})")
+    return ThresholdChoice(value, "otsu")
+
+
+def classify(
+    index: xr.DataArray, nodata: xr.DataArray, cloud: xr.DataArray, snow: xr.DataArray, threshold: float
+) -> xr.DataArray:
+    """The water class layer (uint8): 0 dry, 1 water, 2 snow/ice, 3 cloud/shadow, 255 nodata."""
+    nodata = nodata | index.isnull()
+    classes = xr.where(index > threshold, CLASS_WATER, CLASS_DRY)
+    classes = xr.where(snow, CLASS_SNOW_ICE, classes)
+    classes = xr.where(cloud, CLASS_CLOUD, classes)
+    classes = xr.where(nodata, CLASS_NODATA, classes)
+    return classes.astype("uint8").rename("water")

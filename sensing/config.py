@@ -1,0 +1,236 @@
+"""Typed settings loaded from YAML in ``configs/``; paths are relative to the YAML file.
+
+Environment overrides: ``SENSING_DATA_DIR`` (data folder), ``SENSING_DASK_ADDRESS`` (Dask scheduler).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sensing.errors import ConfigError
+
+__all__ = [
+    "ALGORITHM_VERSION",
+    "AoiConfig",
+    "DaskConfig",
+    "DemoConfig",
+    "IndexScale",
+    "NightlyConfig",
+    "QualityConfig",
+    "Settings",
+    "SourceConfig",
+    "WaterConfig",
+    "load_settings",
+]
+
+ALGORITHM_VERSION = "1.0.0"
+"""Version of the processing algorithms; part of every output's version key."""
+
+INDEX_PRODUCTS = ("ndwi", "mndwi", "ndvi")
+PRODUCTS = ("water", *INDEX_PRODUCTS)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AoiConfig(_Model):
+    """The area of interest and the grid every scene is loaded onto."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Identifier used in paths and URLs.")
+    name: str = Field(description="Human-readable name.")
+    crs: str = Field(description="Grid CRS, e.g. EPSG:32643 (UTM 43N).")
+    bounds: tuple[float, float, float, float] = Field(description="minx, miny, maxx, maxy in the grid CRS.")
+    resolution: float = Field(gt=0, description="Pixel size in CRS units (metres for UTM).")
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if v[0] >= v[2] or v[1] >= v[3]:
+            raise ValueError("bounds must be minx < maxx and miny < maxy")
+        return v
+
+
+class SourceConfig(_Model):
+    """Where scenes come from. Only a static STAC catalog is implemented so far."""
+
+    kind: Literal["static-stac"] = "static-stac"
+    catalog: Path = Field(description="Path of the static catalog's root catalog.json.")
+    collection: str | None = Field(default=None, description="Only scenes of this collection.")
+    max_cloud_cover: float = Field(default=100, ge=0, le=100, description="Skip scenes cloudier than this.")
+    bands: dict[str, str] = Field(
+        default={
+            "blue": "B02",
+            "green": "B03",
+            "red": "B04",
+            "nir": "B08",
+            "swir16": "B11",
+            "swir22": "B12",
+            "scl": "SCL",
+        },
+        description="Common band name to the archive's asset key.",
+    )
+
+
+class WaterConfig(_Model):
+    """Water classifier parameters."""
+
+    index: Literal["mndwi", "ndwi"] = "mndwi"
+    otsu_bounds: tuple[float, float] = (-0.2, 0.5)
+    fixed_threshold: float = 0.0
+    min_class_fraction: float = Field(default=0.005, ge=0, lt=0.5)
+    histogram_bins: int = Field(default=512, ge=16)
+    snow_min_green: float = Field(
+        default=0.2, description="Green reflectance above which bright MNDWI>0.4 is snow/ice."
+    )
+
+
+class QualityConfig(_Model):
+    """Thresholds of the per-water-body quality flag."""
+
+    clear_min_valid: float = 0.98
+    partial_min_valid: float = 0.7
+    ice_min_fraction: float = 0.2
+
+
+class IndexScale(_Model):
+    """How a float index is stored as int16: value = stored * scale + offset."""
+
+    scale: float = 0.0001
+    offset: float = 0.0
+
+
+class DaskConfig(_Model):
+    """Where Dask work runs: empty address = a local cluster sized to the machine."""
+
+    address: str = ""
+    chunk: int = Field(default=1024, ge=128)
+    n_workers: int | None = None
+
+
+class NightlyConfig(_Model):
+    """Which acquisitions a nightly run looks at."""
+
+    since: dt.date | None = Field(default=None, description="Earliest acquisition date considered.")
+    lookback_days: int | None = Field(
+        default=None, ge=1, description="Only the last N days (None: no limit)."
+    )
+
+
+class DemoConfig(_Model):
+    """Parameters of the generated demo archive."""
+
+    archive: Path
+    start: dt.date = dt.date(2021, 8, 1)
+    years: int = Field(default=1, ge=1, le=30)
+    dates_per_year: int = Field(default=10, ge=2, le=36)
+    resolution: float = 10.0
+    size: int | None = Field(default=None, ge=64, description="Side in pixels (default: the AOI's extent).")
+    seed: int = 20210801
+
+
+class Settings(_Model):
+    """Everything a run needs. Build with :func:`load_settings`."""
+
+    name: str
+    data_dir: Path
+    aoi: AoiConfig
+    water_bodies: Path = Field(description="GeoJSON (EPSG:4326) of nominal water-body outlines (id, name).")
+    source: SourceConfig
+    products: tuple[str, ...] = PRODUCTS
+    water: WaterConfig = WaterConfig()
+    quality: QualityConfig = QualityConfig()
+    indices: dict[str, IndexScale] = Field(default_factory=lambda: {k: IndexScale() for k in INDEX_PRODUCTS})
+    dask: DaskConfig = DaskConfig()
+    nightly: NightlyConfig = NightlyConfig()
+    demo: DemoConfig | None = None
+
+    @field_validator("products")
+    @classmethod
+    def _known_products(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(v) - set(PRODUCTS))
+        if unknown:
+            raise ValueError(f"unknown product(s) {unknown}; known: {list(PRODUCTS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _scales_for_indices(self) -> Settings:
+        missing = [p for p in self.products if p in INDEX_PRODUCTS and p not in self.indices]
+        if missing:
+            raise ValueError(f"indices: no scale configured for {missing}")
+        return self
+
+    @property
+    def output_dir(self) -> Path:
+        """Root of everything published (COGs, STAC, tables)."""
+        return self.data_dir / "outputs"
+
+    def config_hash(self) -> str:
+        """Short hash of every setting that changes output pixels or tables."""
+        relevant = {
+            "algorithm": ALGORITHM_VERSION,
+            "aoi": self.aoi.model_dump(mode="json"),
+            "water": self.water.model_dump(mode="json"),
+            "quality": self.quality.model_dump(mode="json"),
+            "indices": {k: v.model_dump(mode="json") for k, v in sorted(self.indices.items())},
+            "bands": self.source.bands,
+        }
+        digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+        return digest[:8]
+
+    def version_key(self) -> str:
+        """Version directory name of outputs: algorithm version plus config hash."""
+        return f"v{ALGORITHM_VERSION}-{self.config_hash()}"
+
+
+def _resolve(base: Path, value: object) -> object:
+    return str((base / str(value)).resolve()) if value is not None else None
+
+
+def load_settings(path: str | Path, **overrides: object) -> Settings:
+    """Read a YAML config, resolve relative paths against its folder and apply env overrides.
+
+    Raises ConfigError naming the file and the offending field.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    base = path.resolve().parent
+    raw = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+    if os.environ.get("SENSING_DATA_DIR"):
+        raw["data_dir"] = os.environ["SENSING_DATA_DIR"]
+        base_data = Path.cwd()
+    else:
+        base_data = base
+    raw["data_dir"] = _resolve(base_data, raw.get("data_dir", "data"))
+    raw["water_bodies"] = _resolve(base, raw.get("water_bodies"))
+    data_dir = Path(str(raw["data_dir"]))
+    for section, key in (("source", "catalog"), ("demo", "archive")):
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            raw[section] = {**raw[section], key: _resolve_data(data_dir, raw[section][key])}
+    if os.environ.get("SENSING_DASK_ADDRESS") is not None:
+        raw["dask"] = {**(raw.get("dask") or {}), "address": os.environ["SENSING_DASK_ADDRESS"]}
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: invalid configuration: {fields}") from exc
+
+
+def _resolve_data(data_dir: Path, value: object) -> str:
+    """Paths of data (archives, catalogs) are relative to the data folder."""
+    return str((data_dir / str(value)).resolve())

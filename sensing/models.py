@@ -1,0 +1,87 @@
+"""Frozen value objects passed between steps: references and small summaries, never arrays."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+__all__ = ["LayerRef", "SceneRef", "SceneResult", "WaterBodyArea"]
+
+
+@dataclass(frozen=True)
+class SceneRef:
+    """A reference to one acquisition in an archive."""
+
+    id: str
+    """Archive identifier of the scene (the STAC item id)."""
+    datetime: dt.datetime
+    """Acquisition time (UTC)."""
+    href: str
+    """Where the scene's metadata lives (STAC item file or URL)."""
+    collection: str = ""
+    """Archive collection the scene belongs to."""
+    cloud_cover: float | None = None
+    """Scene-level cloud cover in percent, as the archive reports it."""
+
+    @property
+    def date(self) -> dt.date:
+        """Acquisition date (UTC)."""
+        return self.datetime.date()
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """One published raster layer (a COG) of one product, AOI and date."""
+
+    product: str
+    """Product name, e.g. ``water`` or ``ndwi``."""
+    aoi: str
+    """AOI identifier."""
+    date: dt.date
+    """Acquisition date the layer describes."""
+    href: str
+    """Path of the COG, relative to the output root."""
+    version: str
+    """Algorithm version and configuration hash that produced the layer."""
+
+
+@dataclass(frozen=True)
+class WaterBodyArea:
+    """Water area of one water body on one date, with how much of it was observed."""
+
+    water_body: str
+    """Water body identifier."""
+    date: dt.date
+    """Acquisition date."""
+    water_km2: float
+    """Area classified as open water, in km2 (UTM pixel areas)."""
+    ice_km2: float
+    """Area classified as snow or ice inside the outline, in km2."""
+    valid_fraction: float
+    """Fraction of the outline observed (not nodata, cloud or shadow), 0..1."""
+    quality: str
+    """``clear``, ``partial``, ``unreliable`` or ``ice``: how far the area can be trusted."""
+    scene_id: str = ""
+    """Scene the area was measured on."""
+    method: str = ""
+    """How the water threshold was chosen (``otsu`` or ``fixed``)."""
+    threshold: float = float("nan")
+    """Index threshold that separated water from land."""
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """What processing one scene produced, or why it failed."""
+
+    scene_id: str
+    """Archive identifier of the scene."""
+    date: dt.date
+    """Acquisition date."""
+    status: str
+    """``processed``, ``skipped`` (already published) or ``failed``."""
+    reason: str = ""
+    """Why a scene failed or was skipped."""
+    layers: tuple[LayerRef, ...] = field(default=())
+    """Layers published for the scene."""
+    areas: tuple[WaterBodyArea, ...] = field(default=())
+    """Water areas measured on the scene."""

@@ -1,0 +1,69 @@
+"""What each published product is: encoding, colours and legend. Shared by publishing and serving."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sensing.compute.encode import INT16_NODATA
+from sensing.compute.water import CLASS_CLOUD, CLASS_DRY, CLASS_NODATA, CLASS_SNOW_ICE, CLASS_WATER
+from sensing.config import IndexScale
+from sensing.publish.cog import CogSpec
+
+__all__ = ["INDEX_COLORMAPS", "WATER_CLASSES", "ProductSpec", "product_spec"]
+
+WATER_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
+    CLASS_DRY: ("dry land", (222, 206, 170, 255)),
+    CLASS_WATER: ("water", (23, 96, 200, 255)),
+    CLASS_SNOW_ICE: ("snow / ice", (180, 240, 250, 255)),
+    CLASS_CLOUD: ("cloud / shadow", (150, 150, 150, 255)),
+    CLASS_NODATA: ("no data", (0, 0, 0, 0)),
+}
+"""Class value -> (label, RGBA colour) of the water layer."""
+
+INDEX_COLORMAPS = {"ndwi": "rdbu", "mndwi": "rdbu", "ndvi": "rdylgn"}
+"""rio-tiler colour map per index."""
+
+TITLES = {
+    "water": "Water classes",
+    "ndwi": "NDWI (green, NIR)",
+    "mndwi": "MNDWI (green, SWIR1)",
+    "ndvi": "NDVI (NIR, red)",
+}
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """Encoding and rendering of one product."""
+
+    name: str
+    title: str
+    cog: CogSpec
+    rescale: tuple[float, float] | None = None
+    """Value range mapped onto the colour map (in physical units), None for class layers."""
+    colormap_name: str | None = None
+    legend: list[dict[str, object]] = field(default_factory=list)
+
+
+def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
+    """The spec of product ``name``; index products need their int16 ``scale``.
+
+    Indices are stored as int16 = round((value - offset) / scale), clipped to the int16 range: with
+    the default scale 1e-4 a normalized difference in [-1, 1] always fits.
+    """
+    if name == "water":
+        colormap = {value: rgba for value, (_, rgba) in WATER_CLASSES.items()}
+        legend = [{"value": v, "label": label, "color": rgba} for v, (label, rgba) in WATER_CLASSES.items()]
+        spec = CogSpec("uint8", CLASS_NODATA, "nearest", description="water class", colormap=colormap)
+        return ProductSpec(name, TITLES[name], spec, legend=legend)
+    if scale is None:
+        raise ValueError(f"product {name!r} needs an IndexScale")
+    cog = CogSpec(
+        "int16", INT16_NODATA, "average", scale=scale.scale, offset=scale.offset, description=name.upper()
+    )
+    return ProductSpec(
+        name,
+        TITLES.get(name, name.upper()),
+        cog,
+        rescale=(-1.0, 1.0),
+        colormap_name=INDEX_COLORMAPS.get(name),
+    )

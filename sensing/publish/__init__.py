@@ -1,0 +1,1 @@
+"""Write side: atomic storage, COGs, the STAC catalog of outputs and the tables."""

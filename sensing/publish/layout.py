@@ -1,0 +1,71 @@
+"""Where every published file lives under the output root."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["OutputLayout"]
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """Paths of the output tree; every path is below ``root``.
+
+    Layers are versioned (algorithm version + config hash) so that reprocessing writes a new version
+    beside the previous one. STAC items are sharded by collection and year.
+    """
+
+    root: Path
+
+    def layer(self, product: str, aoi: str, date: dt.date, version: str) -> Path:
+        """The COG of one product, AOI, date and version."""
+        return (
+            self.root
+            / "layers"
+            / product
+            / aoi
+            / f"{date:%Y}"
+            / date.isoformat()
+            / version
+            / f"{product}.tif"
+        )
+
+    @property
+    def stac_root(self) -> Path:
+        """Folder of the static STAC catalog of outputs."""
+        return self.root / "stac"
+
+    def collection(self, product: str) -> Path:
+        """The STAC collection document of a product."""
+        return self.stac_root / product / "collection.json"
+
+    def item(self, product: str, aoi: str, date: dt.date) -> Path:
+        """The STAC item of one product, AOI and date (points at the newest version)."""
+        return self.stac_root / product / f"{date:%Y}" / f"{item_id(product, aoi, date)}.json"
+
+    @property
+    def water_areas(self) -> Path:
+        """The water-area time series (Parquet; a CSV copy sits beside it)."""
+        return self.root / "tables" / "water_areas.parquet"
+
+    @property
+    def layer_index(self) -> Path:
+        """Tile metadata: the published layers the tile server may serve."""
+        return self.root / "layers.json"
+
+    @property
+    def runs(self) -> Path:
+        """Run reports."""
+        return self.root / "runs"
+
+    @property
+    def lock(self) -> Path:
+        """Lock file serialising catalog, table and index updates."""
+        return self.root / ".publish.lock"
+
+
+def item_id(product: str, aoi: str, date: dt.date) -> str:
+    """STAC item id of one product, AOI and date."""
+    return f"{product}-{aoi}-{date.isoformat()}"

@@ -1,0 +1,47 @@
+"""The water-area time series table (Parquet plus a CSV copy), upserted idempotently."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from sensing.models import WaterBodyArea
+from sensing.publish.storage import atomic_path
+
+__all__ = ["KEY", "read_water_areas", "upsert_water_areas"]
+
+KEY = ["water_body", "date"]
+COLUMNS = [f.name for f in dataclasses.fields(WaterBodyArea)]
+
+
+def read_water_areas(path: Path) -> pd.DataFrame:
+    """The table, or an empty frame with its columns."""
+    if not path.exists():
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.read_parquet(path)
+
+
+def upsert_water_areas(path: Path, rows: Iterable[WaterBodyArea]) -> bool:
+    """Insert or replace rows by (water_body, date); write nothing when the table would not change.
+
+    Returns True if the table was rewritten. The Parquet file and its CSV copy are replaced atomically.
+    """
+    new = pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=COLUMNS)
+    if new.empty:
+        return False
+    new["date"] = new["date"].astype(str)
+    old = read_water_areas(path)
+    merged = pd.concat(
+        [old[~old.set_index(KEY).index.isin(new.set_index(KEY).index)], new], ignore_index=True
+    )
+    merged = merged.sort_values(KEY, kind="stable").reset_index(drop=True)[COLUMNS]
+    if len(old) == len(merged) and old.reset_index(drop=True).astype(str).equals(merged.astype(str)):
+        return False
+    with atomic_path(path) as tmp:
+        merged.to_parquet(tmp, index=False)
+    with atomic_path(path.with_suffix(".csv")) as tmp:
+        merged.to_csv(tmp, index=False)
+    return True

@@ -1,0 +1,1 @@
+"""Tile server and web viewer over the published catalog."""

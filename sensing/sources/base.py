@@ -1,0 +1,35 @@
+"""The contract every archive implements."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol, runtime_checkable
+
+import xarray as xr
+from odc.geo.geobox import GeoBox
+
+from sensing.models import SceneRef
+
+__all__ = ["SceneSource"]
+
+
+@runtime_checkable
+class SceneSource(Protocol):
+    """An archive of scenes.
+
+    ``search`` may do network IO and returns small references; ``load`` returns a *lazy* Dask-backed
+    dataset on the requested grid and reads no pixels itself. Variables are named by common band name
+    (``green``, ``nir``, ``swir16``, ``scl``...) and hold surface reflectance as float32 with NaN for
+    nodata, except ``scl`` (uint8 classes, 0 = nodata). Implementations must be picklable so that Dask
+    workers can read.
+    """
+
+    def search(
+        self, bbox_lonlat: tuple[float, float, float, float], start: dt.date, end: dt.date
+    ) -> list[SceneRef]:
+        """Scenes intersecting ``bbox_lonlat`` acquired from ``start`` to ``end`` (inclusive), oldest first."""
+        ...
+
+    def load(self, scene: SceneRef, bands: list[str], geobox: GeoBox, chunk: int) -> xr.Dataset:
+        """The scene's ``bands`` (common names) resampled onto ``geobox``, chunked ``chunk`` px."""
+        ...

@@ -1,0 +1,188 @@
+"""Scene- and run-level steps, each one call for a thin orchestration task.
+
+``process_scene`` takes a scene reference and publishes its layers (COGs, then STAC items);
+``publish_run`` then rebuilds collections, the water-area table and the tile metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from shapely.geometry import box, mapping
+
+from sensing.compute.encode import to_scaled_int16
+from sensing.compute.indices import compute_index
+from sensing.compute.masks import scl_masks
+from sensing.compute.water import (
+    CLASS_CLOUD,
+    CLASS_NODATA,
+    choose_threshold,
+    classify,
+    index_histogram,
+    snow_ice,
+)
+from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
+from sensing.config import INDEX_PRODUCTS, Settings
+from sensing.errors import SceneError
+from sensing.grid import aoi_geobox, pixel_area_m2
+from sensing.models import LayerRef, SceneRef, SceneResult, WaterBodyArea
+from sensing.products import ProductSpec, product_spec
+from sensing.publish.cog import write_cogs
+from sensing.publish.layout import OutputLayout
+from sensing.publish.locks import file_lock
+from sensing.publish.stac import LayerMetadata, build_item, read_items, write_collections, write_item
+from sensing.publish.storage import write_json_atomic
+from sensing.publish.tables import upsert_water_areas
+from sensing.sources.base import SceneSource
+from sensing.waterbodies import WaterBody, to_lonlat
+
+__all__ = ["process_scene", "product_specs", "publish_run", "scenes_for_period"]
+
+BANDS = ["green", "red", "nir", "swir16", "scl"]
+
+
+def product_specs(settings: Settings) -> dict[str, ProductSpec]:
+    """The spec of every configured product."""
+    return {p: product_spec(p, settings.indices.get(p)) for p in settings.products}
+
+
+def scenes_for_period(
+    settings: Settings, source: SceneSource, start: dt.date, end: dt.date
+) -> list[SceneRef]:
+    """Scenes over the AOI acquired from ``start`` to ``end``."""
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    footprint = to_lonlat(box(*settings.aoi.bounds), settings.aoi.crs)
+    return source.search(tuple(footprint.bounds), start, end)
+
+
+def _published(layout: OutputLayout, settings: Settings, scene: SceneRef) -> bool:
+    """Whether every product of the scene is already published at the current version."""
+    for product in settings.products:
+        path = layout.item(product, settings.aoi.id, scene.date)
+        if not path.exists():
+            return False
+        item = json.loads(path.read_text())
+        props = item["properties"]
+        if props.get("sensing:version") != settings.version_key() or props.get("sensing:source_scenes") != [
+            scene.id
+        ]:
+            return False
+        if not (path.parent / item["assets"]["data"]["href"]).exists():
+            return False
+    return True
+
+
+def process_scene(
+    settings: Settings, source: SceneSource, scene: SceneRef, bodies: list[WaterBody], *, force: bool = False
+) -> SceneResult:
+    """Classify water and compute indices for one scene on the AOI grid; publish COGs then STAC items.
+
+    Skips (status ``skipped``) when the current version is already published, unless ``force``.
+    Pixels are read once: all layers and the per-water-body counts come from one Dask pass.
+    """
+    layout = OutputLayout(settings.output_dir)
+    version = settings.version_key()
+    if not force and _published(layout, settings, scene):
+        return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
+    geobox = aoi_geobox(settings.aoi)
+    chunk = settings.dask.chunk
+    ds = source.load(scene, BANDS, geobox, chunk)
+    masks = scl_masks(ds["scl"])
+    indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, settings.water.index}}
+    snow = snow_ice(ds, indices["mndwi"], masks["snow"], settings.water)
+    water_index = indices[settings.water.index]
+    valid = ~(masks["nodata"] | masks["cloud"] | snow) & water_index.notnull()
+    choice = choose_threshold(
+        index_histogram(water_index, valid, settings.water.histogram_bins).compute(), settings.water
+    )
+    classes = classify(water_index, masks["nodata"], masks["cloud"], snow, choice.value)
+
+    specs = product_specs(settings)
+    layers = []
+    for name, spec in specs.items():
+        data = classes if name == "water" else to_scaled_int16(indices[name], spec.cog.scale, spec.cog.offset)
+        layers.append((data.data, layout.layer(name, settings.aoi.id, scene.date, version), spec.cog))
+    zone_counts = zone_class_counts(classes.data, zones_raster(bodies, geobox, chunk), len(bodies))
+    class_counts = da.bincount(classes.data.ravel(), minlength=256)
+    zone_counts, class_counts = write_cogs(
+        layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts)
+    )
+    observed = int(class_counts.sum() - class_counts[CLASS_NODATA])
+    if observed == 0:
+        raise SceneError(f"{scene.id}: no valid pixel over AOI {settings.aoi.id}")
+    cloud_cover = round(100.0 * class_counts[CLASS_CLOUD] / observed, 2)
+    areas = areas_from_counts(
+        np.asarray(zone_counts), bodies, pixel_area_m2(geobox), scene.date, settings.quality,
+        scene_id=scene.id, method=choice.method, threshold=round(choice.value, 4),
+    )  # fmt: skip
+    meta = LayerMetadata(
+        crs=str(geobox.crs),
+        shape=geobox.shape.yx,
+        transform=list(geobox.affine)[:6],
+        bbox=list(geobox.extent.boundingbox),
+        geometry=mapping(to_lonlat(box(*geobox.extent.boundingbox), str(geobox.crs))),
+        bbox_lonlat=list(to_lonlat(box(*geobox.extent.boundingbox), str(geobox.crs)).bounds),
+        datetime=scene.datetime,
+        scene_id=scene.id,
+        version=version,
+        resolution=settings.aoi.resolution,
+        cloud_cover=cloud_cover,
+        properties={
+            "sensing:water_method": choice.method,
+            "sensing:water_threshold": round(choice.value, 4),
+            "sensing:water_index": settings.water.index,
+        },
+    )
+    refs = []
+    for (_, path, _), (name, spec) in zip(layers, specs.items(), strict=True):
+        write_item(build_item(spec, layout, settings.aoi.id, path, meta), layout)
+        refs.append(LayerRef(name, settings.aoi.id, scene.date, str(path.relative_to(layout.root)), version))
+    return SceneResult(scene.id, scene.date, "processed", layers=tuple(refs), areas=tuple(areas))
+
+
+def publish_run(settings: Settings, results: list[SceneResult]) -> dict[str, Any]:
+    """After the scenes: collections and root catalog, water-area table, then tile metadata.
+
+    Serialised by a file lock so concurrent runs never interleave their catalog updates.
+    """
+    layout = OutputLayout(settings.output_dir)
+    specs = product_specs(settings)
+    with file_lock(layout.lock):
+        write_collections(layout, specs)
+        areas: list[WaterBodyArea] = [a for r in results for a in r.areas]
+        table_changed = upsert_water_areas(layout.water_areas, areas)
+        write_layer_index(layout, specs)
+    return {"table_changed": table_changed, "areas": [dataclasses.asdict(a) for a in areas]}
+
+
+def write_layer_index(layout: OutputLayout, specs: dict[str, ProductSpec]) -> None:
+    """Tile metadata: every published layer and date with its COG, bounds and rendering."""
+    layers = []
+    for name, spec in sorted(specs.items()):
+        for item in read_items(layout, name):
+            props = item["properties"]
+            item_path = layout.item(name, props["sensing:aoi"], dt.date.fromisoformat(props["datetime"][:10]))
+            cog = (item_path.parent / item["assets"]["data"]["href"]).resolve()
+            layers.append(
+                {
+                    "id": f"{name}-{props['sensing:aoi']}",
+                    "product": name,
+                    "title": spec.title,
+                    "aoi": props["sensing:aoi"],
+                    "date": props["datetime"][:10],
+                    "cog": str(cog.relative_to(layout.root.resolve())),
+                    "item": str(item_path.relative_to(layout.root)),
+                    "bounds": item["bbox"],
+                    "version": props["sensing:version"],
+                    "rescale": list(spec.rescale) if spec.rescale else None,
+                    "colormap_name": spec.colormap_name,
+                    "legend": spec.legend,
+                }
+            )
+    write_json_atomic(layout.layer_index, {"layers": layers})

@@ -1,0 +1,195 @@
+"""The nightly flow end to end on the simulated archive: areas, COGs, STAC, tiles, idempotent reruns."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import morecantile
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from fastapi.testclient import TestClient
+from PIL import Image
+from pyproj import Transformer
+from rio_cogeo.cogeo import cog_validate
+
+from sensing.config import Settings, load_settings
+from sensing.products import WATER_CLASSES
+from sensing.publish.stac_validation import validate_stac
+from sensing.serve.app import create_app
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def nightly_run(demo_root: Path, prefect_api: None) -> tuple[Settings, dict]:
+    from pipelines.flows import nightly
+
+    config = demo_root / "config.yaml"
+    summary = nightly(config=str(config))
+    return load_settings(config), summary
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "runs" not in p.relative_to(root).parts and p.name != ".publish.lock"
+    }
+
+
+def test_every_scene_processed(nightly_run: tuple[Settings, dict]) -> None:
+    _, summary = nightly_run
+    assert summary["scenes"] == {"processed": 10, "skipped": 0, "failed": 0}
+
+
+def test_areas_match_ground_truth_on_clear_dates(nightly_run: tuple[Settings, dict]) -> None:
+    settings, _ = nightly_run
+    assert settings.demo is not None
+    truth = pd.read_csv(settings.demo.archive / "truth" / "areas.csv", dtype={"date": str})
+    table = pd.read_parquet(settings.output_dir / "tables" / "water_areas.parquet")
+    merged = table.merge(truth, on=["water_body", "date"], validate="one_to_one")
+    assert len(merged) == 20
+    clear = merged[(merged.cloud_fraction == 0) & (merged.nodata_fraction == 0) & ~merged.frozen]
+    assert len(clear) >= 8
+    assert (clear.quality == "clear").all()
+    error = (clear.water_km2 - clear.true_water_km2).abs() / clear.true_water_km2
+    assert error.max() < 0.05, clear.assign(error=error)[
+        ["water_body", "date", "water_km2", "true_water_km2", "error"]
+    ]
+
+
+def test_clouded_and_frozen_dates_are_flagged(nightly_run: tuple[Settings, dict]) -> None:
+    settings, _ = nightly_run
+    assert settings.demo is not None
+    truth = pd.read_csv(settings.demo.archive / "truth" / "areas.csv", dtype={"date": str})
+    table = pd.read_parquet(settings.output_dir / "tables" / "water_areas.parquet")
+    merged = table.merge(truth, on=["water_body", "date"])
+    clouded = merged[merged.cloud_fraction > 0.05]
+    assert len(clouded) >= 2 and (clouded.quality.isin(["partial", "unreliable"])).all()
+    # A clouded date is flagged, never reported as clear while short of its true area.
+    assert not ((merged.quality == "clear") & (merged.water_km2 < 0.95 * merged.true_water_km2)).any()
+    frozen = merged[merged.frozen]
+    assert len(frozen) == 4 and (frozen.quality == "ice").all()
+    assert (frozen.ice_km2 >= 0.95 * frozen.true_ice_km2).all()
+
+
+def test_every_output_is_a_valid_cog(nightly_run: tuple[Settings, dict]) -> None:
+    settings, _ = nightly_run
+    cogs = sorted((settings.output_dir / "layers").rglob("*.tif"))
+    assert len(cogs) == 40
+    for path in cogs:
+        valid, errors, warnings = cog_validate(str(path), strict=True, quiet=True)
+        assert valid, (path, errors, warnings)
+        with rasterio.open(path) as ds:
+            assert ds.overviews(1), path
+            if path.name == "water.tif":
+                assert ds.dtypes[0] == "uint8" and ds.nodata == 255
+                assert ds.colormap(1)[1][:3] == WATER_CLASSES[1][1][:3]
+            else:
+                assert ds.dtypes[0] == "int16" and ds.nodata == -32768
+                assert ds.scales[0] == pytest.approx(1e-4)
+                values = ds.read(1, out_shape=(100, 100), masked=True)
+                assert values.min() >= -10000 and values.max() <= 10000
+
+
+def test_stac_catalog_validates_offline(nightly_run: tuple[Settings, dict]) -> None:
+    settings, _ = nightly_run
+    docs = sorted((settings.output_dir / "stac").rglob("*.json"))
+    kinds = {}
+    for path in docs:
+        doc = json.loads(path.read_text())
+        validate_stac(doc, str(path))
+        kinds[doc["type"]] = kinds.get(doc["type"], 0) + 1
+        if doc["type"] == "Feature":
+            asset = path.parent / doc["assets"]["data"]["href"]
+            assert asset.exists() and asset.stat().st_size == doc["assets"]["data"]["file:size"]
+    assert kinds == {"Catalog": 1, "Collection": 4, "Feature": 40}
+
+
+def test_rerun_changes_no_published_product(nightly_run: tuple[Settings, dict]) -> None:
+    from pipelines.flows import nightly
+
+    settings, _ = nightly_run
+    before = _snapshot(settings.output_dir)
+    summary = nightly(config=str(settings.data_dir.parent / "config.yaml"))
+    assert summary["scenes"] == {"processed": 0, "skipped": 10, "failed": 0}
+    assert _snapshot(settings.output_dir) == before
+
+
+def _water_pixel_lonlat(settings: Settings, date: str) -> tuple[float, float]:
+    """Lon/lat of a pixel deep inside open water on ``date`` (5x5 water neighbourhood)."""
+    assert settings.demo is not None
+    with rasterio.open(settings.demo.archive / "truth" / f"{date}_water.tif") as ds:
+        truth = ds.read(1)
+        transform, crs = ds.transform, ds.crs
+    water = truth == 1
+    core = np.ones_like(water)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            core &= np.roll(np.roll(water, dy, 0), dx, 1)
+    rows, cols = np.nonzero(core)
+    row, col = rows[len(rows) // 2], cols[len(cols) // 2]
+    x, y = transform * (col + 0.5, row + 0.5)
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+
+
+def test_tile_of_a_water_pixel_decodes_to_the_water_colour(nightly_run: tuple[Settings, dict]) -> None:
+    settings, _ = nightly_run
+    client = TestClient(create_app(settings.output_dir))
+    assert client.get("/healthz").json()["status"] == "ok"
+    layers = client.get("/layers").json()["layers"]
+    assert len(layers) == 40
+    entry = next(e for e in layers if e["product"] == "water" and e["date"] == "2021-08-01")
+    tilejson = client.get(entry["tilejson"]).json()
+    assert tilejson["bounds"][0] < 77.2 < tilejson["bounds"][2]
+    lon, lat = _water_pixel_lonlat(settings, "2021-08-01")
+    tms = morecantile.tms.get("WebMercatorQuad")
+    tile = tms.tile(lon, lat, 12)
+    url = tilejson["tiles"][0].format(z=tile.z, x=tile.x, y=tile.y)
+    response = client.get(url)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    image = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGBA"))
+    bounds = tms.xy_bounds(tile)
+    mx, my = tms.xy(lon, lat)
+    px = int((mx - bounds.left) / (bounds.right - bounds.left) * image.shape[1])
+    py = int((bounds.top - my) / (bounds.top - bounds.bottom) * image.shape[0])
+    assert tuple(image[py, px]) == WATER_CLASSES[1][1]
+
+
+def test_index_tiles_and_legends(nightly_run: tuple[Settings, dict]) -> None:
+    settings, _ = nightly_run
+    client = TestClient(create_app(settings.output_dir))
+    entry = next(e for e in client.get("/layers").json()["layers"] if e["product"] == "ndwi")
+    tilejson = client.get(entry["tilejson"]).json()
+    lon, lat = (
+        (tilejson["bounds"][0] + tilejson["bounds"][2]) / 2,
+        (tilejson["bounds"][1] + tilejson["bounds"][3]) / 2,
+    )
+    tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 10)
+    response = client.get(tilejson["tiles"][0].format(z=tile.z, x=tile.x, y=tile.y))
+    assert response.status_code == 200
+    assert Image.open(io.BytesIO(response.content)).size == (256, 256)
+    assert client.get(entry["legend"]).json()["range"] == [-1.0, 1.0]
+    water = next(e for e in client.get("/layers").json()["layers"] if e["product"] == "water")
+    labels = [c["label"] for c in client.get(water["legend"]).json()["classes"]]
+    assert "water" in labels and "snow / ice" in labels
+    assert client.get("/layers/water-nowhere/2021-08-01/WebMercatorQuad/tilejson.json").status_code == 404
+    assert (
+        client.get(f"/layers/{entry['id']}/{entry['date']}/tiles/WebMercatorQuad/3/0/0.png").status_code
+        == 404
+    )
+
+
+def test_viewer_is_served_without_external_resources(nightly_run: tuple[Settings, dict]) -> None:
+    settings, _ = nightly_run
+    client = TestClient(create_app(settings.output_dir))
+    page = client.get("/")
+    assert page.status_code == 200 and "leaflet.js" in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    for asset in ("/static/vendor/leaflet/leaflet.js", "/static/viewer.js", "/static/viewer.css"):
+        assert client.get(asset).status_code == 200
