@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import dask.array as da
@@ -78,6 +80,21 @@ def _published(layout: OutputLayout, settings: Settings, scene: SceneRef) -> boo
     return True
 
 
+@contextlib.contextmanager
+def _input_errors_named(source: SceneSource, scene: SceneRef) -> Iterator[None]:
+    """Turn a failed read into a SceneError naming the broken file and band, when one is found.
+
+    Errors raised inside Dask workers lose their context; the source re-reads the assets to tell.
+    """
+    try:
+        yield
+    except Exception as exc:
+        cause = source.explain_failure(scene, BANDS)
+        if cause is None:
+            raise
+        raise SceneError(f"{scene.id}: unreadable input: {cause}") from exc
+
+
 def process_scene(
     settings: Settings, source: SceneSource, scene: SceneRef, bodies: list[WaterBody], *, force: bool = False
 ) -> SceneResult:
@@ -98,9 +115,9 @@ def process_scene(
     snow = snow_ice(ds, indices["mndwi"], masks["snow"], settings.water)
     water_index = indices[settings.water.index]
     valid = ~(masks["nodata"] | masks["cloud"] | snow) & water_index.notnull()
-    choice = choose_threshold(
-        index_histogram(water_index, valid, settings.water.histogram_bins).compute(), settings.water
-    )
+    with _input_errors_named(source, scene):
+        counts = index_histogram(water_index, valid, settings.water.histogram_bins).compute()
+    choice = choose_threshold(counts, settings.water)
     classes = classify(water_index, masks["nodata"], masks["cloud"], snow, choice.value)
 
     specs = product_specs(settings)
@@ -110,9 +127,10 @@ def process_scene(
         layers.append((data.data, layout.layer(name, settings.aoi.id, scene.date, version), spec.cog))
     zone_counts = zone_class_counts(classes.data, zones_raster(bodies, geobox, chunk), len(bodies))
     class_counts = da.bincount(classes.data.ravel(), minlength=256)
-    zone_counts, class_counts = write_cogs(
-        layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts)
-    )
+    with _input_errors_named(source, scene):
+        zone_counts, class_counts = write_cogs(
+            layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts)
+        )
     observed = int(class_counts.sum() - class_counts[CLASS_NODATA])
     if observed == 0:
         raise SceneError(f"{scene.id}: no valid pixel over AOI {settings.aoi.id}")

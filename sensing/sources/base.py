@@ -33,3 +33,7 @@ class SceneSource(Protocol):
     def load(self, scene: SceneRef, bands: list[str], geobox: GeoBox, chunk: int) -> xr.Dataset:
         """The scene's ``bands`` (common names) resampled onto ``geobox``, chunked ``chunk`` px."""
         ...
+
+    def explain_failure(self, scene: SceneRef, bands: list[str]) -> str | None:
+        """After a failed read: which asset (file, band) is broken and why, or None if all read fine."""
+        ...

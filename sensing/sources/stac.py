@@ -6,9 +6,11 @@ import datetime as dt
 from functools import cached_property
 
 import pystac
+import rasterio
 import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.stac import load as odc_load
+from rasterio.errors import RasterioError
 from shapely.geometry import box, shape
 
 from sensing.config import SourceConfig
@@ -104,3 +106,19 @@ class StaticStacSource:
                 out[name].attrs = {"scale": scale, "offset": offset}
         ds = xr.Dataset(out, attrs={"scene_id": scene.id, "scaling": f"DN*{scale}{offset:+}"})
         return ds
+
+    def explain_failure(self, scene: SceneRef, bands: list[str]) -> str | None:
+        """Read every block of every asset until one fails; name that file and band."""
+        item = pystac.Item.from_file(scene.href)
+        for band in bands:
+            asset = item.assets.get(self.config.bands.get(band, ""))
+            if asset is None:
+                continue
+            href = asset.get_absolute_href() or asset.href
+            try:
+                with rasterio.open(href) as ds:
+                    for _, window in ds.block_windows(1):
+                        ds.read(1, window=window)
+            except RasterioError as exc:
+                return f"band {band} ({href}): {exc}"
+        return None

@@ -1,0 +1,101 @@
+"""The ``sensing`` command: help a newcomer understands, errors that name the option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo-data", "run", "reprocess", "serve"):
+        assert command in result.output
+
+
+def test_reprocess_rejects_an_unknown_aoi(demo_root: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "reprocess",
+            "--aoi",
+            "balkhash",
+            "--start",
+            "2022-01-01",
+            "--end",
+            "2022-02-01",
+            "--config",
+            str(demo_root / "config.yaml"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--aoi" in result.output and "balkhash" in result.output
+
+
+def test_reprocess_rejects_reversed_dates(demo_root: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "reprocess",
+            "--aoi",
+            "kapchagay-dam",
+            "--start",
+            "2022-03-01",
+            "--end",
+            "2022-02-01",
+            "--config",
+            str(demo_root / "config.yaml"),
+        ],
+    )
+    assert result.exit_code == 2 and "after" in result.output
+
+
+def test_reprocess_rejects_a_malformed_date(demo_root: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "reprocess",
+            "--aoi",
+            "kapchagay-dam",
+            "--start",
+            "2022-13-01",
+            "--end",
+            "2022-02-01",
+            "--config",
+            str(demo_root / "config.yaml"),
+        ],
+    )
+    assert result.exit_code == 2 and "--start" in result.output
+
+
+def test_unknown_product_is_named(demo_root: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "reprocess",
+            "--aoi",
+            "kapchagay-dam",
+            "--start",
+            "2022-01-01",
+            "--end",
+            "2022-02-01",
+            "--products",
+            "water,evi",
+            "--config",
+            str(demo_root / "config.yaml"),
+        ],
+    )
+    assert result.exit_code == 2 and "evi" in result.output
+
+
+def test_demo_data_if_absent_keeps_the_archive(demo_root: Path) -> None:
+    catalog = demo_root / "data" / "demo-archive" / "catalog.json"
+    stamp = catalog.stat().st_mtime_ns
+    result = runner.invoke(app, ["demo-data", "--config", str(demo_root / "config.yaml"), "--if-absent"])
+    assert result.exit_code == 0 and "present" in result.output
+    assert catalog.stat().st_mtime_ns == stamp

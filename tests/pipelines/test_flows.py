@@ -1,0 +1,66 @@
+"""Prefect flows: a broken scene is recorded and the run goes on; reprocessing versions its layers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sensing.config import load_settings
+from sensing.publish.layout import OutputLayout
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_corrupt_scene_fails_with_its_reason_and_the_others_are_published(
+    demo_copy: Path, prefect_api: None
+) -> None:
+    from pipelines.flows import reprocess
+
+    config = demo_copy / "config.yaml"
+    settings = load_settings(config)
+    broken = next(settings.source.catalog.parent.rglob("S2B_43TGJ_20210907_0_L2A/B03.tif"))
+    broken.write_bytes(broken.read_bytes()[:5000])  # a truncated download
+    summary = reprocess(
+        aoi="kapchagay-dam", start=dt.date(2021, 8, 1), end=dt.date(2021, 10, 13), config=str(config)
+    )
+    assert summary["scenes"] == {"processed": 2, "skipped": 0, "failed": 1}
+    failure = summary["failed"][0]
+    assert failure["scene"] == "S2B_43TGJ_20210907_0_L2A"
+    assert "B03.tif" in failure["reason"]
+    layout = OutputLayout(settings.output_dir)
+    assert layout.item("water", "kapchagay-dam", dt.date(2021, 8, 1)).exists()
+    assert not layout.item("water", "kapchagay-dam", dt.date(2021, 9, 7)).exists()
+    index = json.loads(layout.layer_index.read_text())["layers"]
+    assert {e["date"] for e in index} == {"2021-08-01", "2021-10-13"}
+    reports = list(layout.runs.glob("*.json"))
+    assert len(reports) == 1 and json.loads(reports[0].read_text())["failed"][0]["scene"] == failure["scene"]
+
+
+def test_reprocess_with_a_new_configuration_writes_a_new_version(demo_copy: Path, prefect_api: None) -> None:
+    from pipelines.flows import reprocess
+
+    config = demo_copy / "config.yaml"
+    day = dt.date(2021, 8, 1)
+    first = reprocess(aoi="kapchagay-dam", start=day, end=day, products=["water"], config=str(config))
+    assert first["scenes"]["processed"] == 1
+    settings = load_settings(config)
+    layout = OutputLayout(settings.output_dir)
+    old_cog = layout.layer("water", "kapchagay-dam", day, settings.version_key())
+    doc = yaml.safe_load(config.read_text())
+    doc["water"]["fixed_threshold"] = 0.05
+    config.write_text(yaml.safe_dump(doc))
+    changed = load_settings(config)
+    assert changed.version_key() != settings.version_key()
+    again = reprocess(aoi="kapchagay-dam", start=day, end=day, products=["water"], config=str(config))
+    assert again["scenes"]["processed"] == 1
+    new_cog = layout.layer("water", "kapchagay-dam", day, changed.version_key())
+    assert old_cog.exists() and new_cog.exists()
+    item = json.loads(layout.item("water", "kapchagay-dam", day).read_text())
+    assert item["properties"]["sensing:version"] == changed.version_key()
+    assert (
+        layout.item("water", "kapchagay-dam", day).parent / item["assets"]["data"]["href"]
+    ).resolve() == new_cog
