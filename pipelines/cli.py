@@ -28,6 +28,10 @@ app = typer.Typer(
 run_app = typer.Typer(help="Run a flow once, now (Prefect's local ephemeral API).", no_args_is_help=True)
 app.add_typer(run_app, name="run")
 console = Console()
+log = logging.getLogger("sensing.cli")  # progress lines when stderr is not a terminal
+log.addHandler(logging.StreamHandler())
+log.setLevel(logging.INFO)
+log.propagate = False
 
 ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="YAML settings (paths inside are relative to it).")
@@ -78,9 +82,7 @@ def demo_data(
         console.print(f"Demo archive present: {demo.archive}")
         return
     started = time.perf_counter()
-    with progress_bar(
-        "Simulating scenes", demo.years * demo.dates_per_year, logging.getLogger("sensing")
-    ) as step:
+    with progress_bar("Simulating scenes", demo.years * demo.dates_per_year, log) as step:
         catalog = write_archive(settings.aoi, demo, read_water_bodies(settings.water_bodies), step)
     console.print(f"Demo archive written in {time.perf_counter() - started:.0f} s: {catalog}")
     console.print(f"Ground truth: {catalog.parent / 'truth'}")

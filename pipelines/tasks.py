@@ -1,4 +1,9 @@
-"""Thin Prefect tasks: each calls one library function. Retries only for RetryableError."""
+"""Thin Prefect tasks: each calls one library function. Retries only for RetryableError.
+
+No ``timeout_seconds``: these tasks run in the flow's thread pool, where Prefect cannot interrupt
+blocking IO, so a timeout would only be reported after the fact. Finite timeouts belong to the
+network clients of the sources.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ def _retry_only_retryable(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(
-    name="search-scenes", retries=3, retry_delay_seconds=[10, 30, 90], timeout_seconds=600,
+    name="search-scenes", retries=3, retry_delay_seconds=[10, 30, 90],
     retry_condition_fn=_retry_only_retryable, cache_policy=NO_CACHE,
 )  # fmt: skip
 def search_scenes(settings: Settings, start: dt.date, end: dt.date) -> list[SceneRef]:
@@ -38,14 +43,14 @@ def search_scenes(settings: Settings, start: dt.date, end: dt.date) -> list[Scen
 
 @task(
     name="process-scene", task_run_name="process-{scene.id}", retries=2, retry_delay_seconds=[30, 120],
-    timeout_seconds=3600, retry_condition_fn=_retry_only_retryable, cache_policy=NO_CACHE,
+    retry_condition_fn=_retry_only_retryable, cache_policy=NO_CACHE,
 )  # fmt: skip
 def process_scene(settings: Settings, scene: SceneRef, bodies: list[WaterBody], force: bool) -> SceneResult:
     """Classify and publish one scene (skipped when already published at this version)."""
     return workflow.process_scene(settings, open_source(settings.source), scene, bodies, force=force)
 
 
-@task(name="publish-run", timeout_seconds=600, cache_policy=NO_CACHE)
+@task(name="publish-run", cache_policy=NO_CACHE)
 def publish_run(settings: Settings, results: list[SceneResult]) -> dict[str, Any]:
     """Collections, water-area table and tile metadata for the run's results."""
     return workflow.publish_run(settings, results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,9 @@ def translate_to_cog(src: Path, dst: Path, spec: CogSpec) -> Path:
     """
     profile = cog_profiles.get("deflate")
     profile.update(blockxsize=BLOCK, blockysize=BLOCK, predictor=2 if spec.dtype != "float32" else 3)
-    with atomic_path(dst) as tmp:
+    with atomic_path(dst) as tmp, warnings.catch_warnings():
+        # rio-cogeo announces the palette interpretation of class layers; that is intended.
+        warnings.filterwarnings("ignore", "Dataset color interpretation was set to", UserWarning)
         cog_translate(
             str(src),
             str(tmp),

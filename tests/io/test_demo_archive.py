@@ -80,3 +80,29 @@ def test_truth_lies_inside_the_outlines(demo_root: Path) -> None:
     assert shape(geojson["features"][0]["geometry"]).is_valid
     # The river below the dam is water outside every outline: the truth raster holds more than the table.
     assert np.sum(truth == 1) * px_km2 > true_kapchagay
+
+
+def test_loading_and_building_a_scene_graph_reads_no_pixels(demo_root: Path) -> None:
+    """From the archive to the class layer and the zonal counts, nothing computes until asked."""
+    import dask
+
+    from sensing.compute.indices import compute_index
+    from sensing.compute.masks import scl_masks
+    from sensing.compute.water import classify
+    from sensing.compute.zonal import zone_class_counts, zones_raster
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a computation was triggered while building the graph")
+
+    settings = load_settings(demo_root / "config.yaml")
+    source = StaticStacSource(settings.source)
+    scene = source.search((76, 43, 79, 45), dt.date(2021, 8, 1), dt.date(2021, 8, 1))[0]
+    geobox = aoi_geobox(settings.aoi)
+    with dask.config.set(scheduler=refuse):
+        ds = source.load(scene, ["green", "red", "nir", "swir16", "scl"], geobox, 512)
+        masks = scl_masks(ds["scl"])
+        classes = classify(compute_index("mndwi", ds), masks["nodata"], masks["cloud"], masks["snow"], 0.1)
+        counts = zone_class_counts(
+            classes.data, zones_raster(read_water_bodies(settings.water_bodies), geobox, 512), 2
+        )
+    assert classes.shape == (1000, 1000) and counts.shape == (3, 5)

@@ -58,8 +58,10 @@
       byId.get(e.id).push(e);
     }
     if (byId.size === 0) { status.textContent = "No published layers yet: run the nightly flow."; return; }
-    layerSelect.innerHTML = [...byId.entries()]
-      .map(([id, es]) => `<option value="${id}">${es[0].title} (${es[0].aoi})</option>`).join("");
+    // The water classes first: what most visitors come for.
+    const ids = [...byId.keys()].sort((a, b) => (b.startsWith("water-") - a.startsWith("water-")) || a.localeCompare(b));
+    layerSelect.innerHTML = ids
+      .map((id) => `<option value="${id}">${byId.get(id)[0].title} (${byId.get(id)[0].aoi})</option>`).join("");
     fillDates();
     await show();
   }
