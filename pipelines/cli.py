@@ -57,6 +57,9 @@ def demo_data(
     ] = None,
     resolution: Annotated[float | None, typer.Option(help="Pixel size in metres of the 10 m bands.")] = None,
     years: Annotated[int | None, typer.Option(help="Years of acquisitions to simulate.")] = None,
+    dates_per_year: Annotated[
+        int | None, typer.Option(help="Acquisitions per simulated year (2-36).")
+    ] = None,
     if_absent: Annotated[
         bool, typer.Option("--if-absent", help="Do nothing when the archive exists.")
     ] = False,
@@ -72,9 +75,8 @@ def demo_data(
     if settings.demo is None:
         console.print(f"[red]error:[/red] {config} has no 'demo' section")
         raise typer.Exit(2)
-    updates: dict[str, Any] = {
-        k: v for k, v in {"size": size, "resolution": resolution, "years": years}.items() if v
-    }
+    options = {"size": size, "resolution": resolution, "years": years, "dates_per_year": dates_per_year}
+    updates: dict[str, Any] = {k: v for k, v in options.items() if v}
     if out:
         updates["archive"] = out.resolve()
     demo = settings.demo.model_copy(update=updates)

@@ -42,9 +42,14 @@ def _snapshot(root: Path) -> dict[str, str]:
     }
 
 
-def test_every_scene_processed(nightly_run: tuple[Settings, dict]) -> None:
+def test_every_scene_processed_and_reported(nightly_run: tuple[Settings, dict]) -> None:
+    from prefect.artifacts import Artifact
+
     _, summary = nightly_run
     assert summary["scenes"] == {"processed": 10, "skipped": 0, "failed": 0}
+    report = Artifact.get("nightly-run-report")
+    assert report is not None and report.type == "markdown"
+    assert "10 processed" in str(report.data) and "kapchagay" in str(report.data)
 
 
 def test_areas_match_ground_truth_on_clear_dates(nightly_run: tuple[Settings, dict]) -> None:
