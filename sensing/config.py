@@ -60,11 +60,14 @@ class AoiConfig(_Model):
 
 
 class SourceConfig(_Model):
-    """Where scenes come from. Only a static STAC catalog is implemented so far."""
+    """Where scenes come from: a static STAC catalog on disk, or a STAC API."""
 
-    kind: Literal["static-stac"] = "static-stac"
-    catalog: Path = Field(description="Path of the static catalog's root catalog.json.")
+    kind: Literal["static-stac", "stac-api"] = "static-stac"
+    catalog: Path | None = Field(default=None, description="static-stac: path of the root catalog.json.")
+    url: str | None = Field(default=None, description="stac-api: the API's landing page URL.")
     collection: str | None = Field(default=None, description="Only scenes of this collection.")
+    page_size: int = Field(default=100, ge=1, le=10000, description="stac-api: items per search page.")
+    timeout_s: float = Field(default=60, gt=0, description="stac-api: timeout of each HTTP request.")
     max_cloud_cover: float = Field(default=100, ge=0, le=100, description="Skip scenes cloudier than this.")
     bands: dict[str, str] = Field(
         default={
@@ -78,6 +81,16 @@ class SourceConfig(_Model):
         },
         description="Common band name to the archive's asset key.",
     )
+
+    @model_validator(mode="after")
+    def _location(self) -> SourceConfig:
+        if self.kind == "static-stac" and self.catalog is None:
+            raise ValueError("a static-stac source needs 'catalog'")
+        if self.kind == "stac-api" and not (self.url or "").startswith(("http://", "https://")):
+            raise ValueError("a stac-api source needs 'url' (http:// or https://)")
+        if self.kind == "stac-api" and not self.collection:
+            raise ValueError("a stac-api source needs 'collection'")
+        return self
 
 
 class WaterConfig(_Model):
@@ -218,6 +231,8 @@ def load_settings(path: str | Path, **overrides: object) -> Settings:
         base_data = base
     raw["data_dir"] = _resolve(base_data, raw.get("data_dir", "data"))
     raw["water_bodies"] = _resolve(base, raw.get("water_bodies"))
+    if isinstance(raw.get("source"), str):
+        raw["source"] = _named_source(base, raw["source"])
     data_dir = Path(str(raw["data_dir"]))
     for section, key in (("source", "catalog"), ("demo", "archive")):
         if isinstance(raw.get(section), dict) and key in raw[section]:
@@ -229,6 +244,18 @@ def load_settings(path: str | Path, **overrides: object) -> Settings:
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{path}: invalid configuration: {fields}") from exc
+
+
+def _named_source(base: Path, name: str) -> dict[str, object]:
+    """``source: NAME`` reads ``sources/NAME.yaml`` beside the config."""
+    path = base / "sources" / f"{name}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (base / "sources").glob("*.yaml"))
+        raise ConfigError(f"source: unknown source {name!r}; known: {known}")
+    doc = yaml.safe_load(path.read_text())
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a mapping")
+    return doc
 
 
 def _resolve_data(data_dir: Path, value: object) -> str:

@@ -1,14 +1,14 @@
 """Read side: archives of scenes behind one small protocol."""
 
+from sensing.config import SourceConfig
 from sensing.sources.base import SceneSource
-from sensing.sources.stac import StaticStacSource
+from sensing.sources.stac import StacApiSource, StaticStacSource
 
-__all__ = ["SceneSource", "StaticStacSource", "open_source"]
+__all__ = ["SceneSource", "StacApiSource", "StaticStacSource", "open_source"]
 
 
-def open_source(config: object) -> SceneSource:
+def open_source(config: SourceConfig) -> SceneSource:
     """The source a :class:`sensing.config.SourceConfig` describes."""
-    from sensing.config import SourceConfig
-
-    assert isinstance(config, SourceConfig)
+    if config.kind == "stac-api":
+        return StacApiSource(config)
     return StaticStacSource(config)

@@ -1,4 +1,4 @@
-"""A static STAC catalog on disk (or any pystac-readable href), loaded with odc-stac."""
+"""STAC archives loaded with odc-stac: a static catalog on disk, or a STAC API searched with pystac-client."""
 
 from __future__ import annotations
 
@@ -10,21 +10,36 @@ import rasterio
 import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.stac import load as odc_load
+from pystac_client import Client
+from pystac_client.conformance import ConformanceClasses
+from pystac_client.exceptions import APIError
+from pystac_client.stac_api_io import StacApiIO
 from rasterio.errors import RasterioError
 from shapely.geometry import box, shape
 
 from sensing.config import SourceConfig
-from sensing.errors import ConfigError, SceneError
+from sensing.errors import ConfigError, RetryableError, SceneError
 from sensing.models import SceneRef
 from sensing.sources.sentinel2 import l2a_offset
 
-__all__ = ["StaticStacSource"]
+__all__ = ["StacApiSource", "StaticStacSource"]
 
 CLASS_BANDS = {"scl"}
 
 
-class StaticStacSource:
-    """Scenes of a static catalog. Thread-safe and picklable (holds only configuration)."""
+def _scene_ref(item: pystac.Item) -> SceneRef:
+    when = item.datetime or dt.datetime.fromisoformat(str(item.properties["start_datetime"]))
+    return SceneRef(
+        id=item.id,
+        datetime=when,
+        href=item.get_self_href() or "",
+        collection=item.collection_id or "",
+        cloud_cover=item.properties.get("eo:cloud_cover"),
+    )
+
+
+class _StacItems:
+    """Loading and failure diagnosis shared by every STAC source (holds only configuration)."""
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
@@ -35,47 +50,15 @@ class StaticStacSource:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.config = state["config"]  # type: ignore[assignment]
 
-    @cached_property
-    def _catalog(self) -> pystac.Catalog:
+    def _item(self, scene: SceneRef) -> pystac.Item:
         try:
-            return pystac.Catalog.from_file(str(self.config.catalog))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"source.catalog: no catalog at {self.config.catalog}") from exc
-
-    def search(
-        self, bbox_lonlat: tuple[float, float, float, float], start: dt.date, end: dt.date
-    ) -> list[SceneRef]:
-        """Items of the configured collection that intersect the box within the dates, oldest first."""
-        area = box(*bbox_lonlat)
-        refs = []
-        for item in self._catalog.get_items(recursive=True):
-            if self.config.collection and item.collection_id != self.config.collection:
-                continue
-            when = item.datetime or dt.datetime.fromisoformat(str(item.properties["start_datetime"]))
-            cloud = item.properties.get("eo:cloud_cover")
-            if not (start <= when.date() <= end) or item.geometry is None:
-                continue
-            if not shape(item.geometry).intersects(area):
-                continue
-            if cloud is not None and cloud > self.config.max_cloud_cover:
-                continue
-            refs.append(
-                SceneRef(
-                    id=item.id,
-                    datetime=when,
-                    href=item.get_self_href() or "",
-                    collection=item.collection_id or "",
-                    cloud_cover=cloud,
-                )
-            )
-        return sorted(refs, key=lambda r: (r.datetime, r.id))
+            return pystac.Item.from_file(scene.href)
+        except Exception as exc:
+            raise SceneError(f"{scene.id}: cannot read STAC item {scene.href}: {exc}") from exc
 
     def load(self, scene: SceneRef, bands: list[str], geobox: GeoBox, chunk: int) -> xr.Dataset:
         """Lazy reflectance (float32, NaN nodata) and SCL for the scene on ``geobox``."""
-        try:
-            item = pystac.Item.from_file(scene.href)
-        except Exception as exc:
-            raise SceneError(f"{scene.id}: cannot read STAC item {scene.href}: {exc}") from exc
+        item = self._item(scene)
         missing = [b for b in bands if b not in self.config.bands]
         if missing:
             raise ConfigError(f"source.bands: no asset configured for band(s) {missing}")
@@ -104,12 +87,11 @@ class StaticStacSource:
                 valid = band != 0
                 out[name] = (band.astype("float32") * scale + offset).where(valid).astype("float32")
                 out[name].attrs = {"scale": scale, "offset": offset}
-        ds = xr.Dataset(out, attrs={"scene_id": scene.id, "scaling": f"DN*{scale}{offset:+}"})
-        return ds
+        return xr.Dataset(out, attrs={"scene_id": scene.id, "scaling": f"DN*{scale}{offset:+}"})
 
     def explain_failure(self, scene: SceneRef, bands: list[str]) -> str | None:
         """Read every block of every asset until one fails; name that file and band."""
-        item = pystac.Item.from_file(scene.href)
+        item = self._item(scene)
         for band in bands:
             asset = item.assets.get(self.config.bands.get(band, ""))
             if asset is None:
@@ -122,3 +104,77 @@ class StaticStacSource:
             except RasterioError as exc:
                 return f"band {band} ({href}): {exc}"
         return None
+
+
+class StaticStacSource(_StacItems):
+    """Scenes of a static catalog on disk. Thread-safe and picklable."""
+
+    @cached_property
+    def _catalog(self) -> pystac.Catalog:
+        try:
+            return pystac.Catalog.from_file(str(self.config.catalog))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"source.catalog: no catalog at {self.config.catalog}") from exc
+
+    def search(
+        self, bbox_lonlat: tuple[float, float, float, float], start: dt.date, end: dt.date
+    ) -> list[SceneRef]:
+        """Items of the configured collection that intersect the box within the dates, oldest first."""
+        area = box(*bbox_lonlat)
+        refs = []
+        for item in self._catalog.get_items(recursive=True):
+            if self.config.collection and item.collection_id != self.config.collection:
+                continue
+            ref = _scene_ref(item)
+            if not (start <= ref.date <= end) or item.geometry is None:
+                continue
+            if not shape(item.geometry).intersects(area):
+                continue
+            if ref.cloud_cover is not None and ref.cloud_cover > self.config.max_cloud_cover:
+                continue
+            refs.append(ref)
+        return sorted(refs, key=lambda r: (r.datetime, r.id))
+
+
+class StacApiSource(_StacItems):
+    """Scenes found by a STAC API item search (pystac-client: paging, bounded retries, timeouts)."""
+
+    def _client(self) -> Client:
+        # Bounded retries on 429/5xx with backoff (urllib3), and a timeout on every request.
+        io = StacApiIO(max_retries=3, timeout=self.config.timeout_s)
+        try:
+            return Client.open(str(self.config.url), stac_io=io)
+        except APIError as exc:
+            raise RetryableError(f"source.url: STAC API {self.config.url} answered: {exc}") from exc
+
+    def search(
+        self, bbox_lonlat: tuple[float, float, float, float], start: dt.date, end: dt.date
+    ) -> list[SceneRef]:
+        """Items of the configured collection intersecting the box within the dates, oldest first.
+
+        A cloud-cover limit below 100 goes to the server as a CQL2 filter or a query, whichever it
+        conforms to, and is checked again on the results (servers with neither get it client-side).
+        """
+        client = self._client()
+        limit = self.config.max_cloud_cover
+        extra: dict[str, object] = {}
+        if limit < 100 and client.conforms_to(ConformanceClasses.FILTER):
+            extra = {
+                "filter": {"op": "<=", "args": [{"property": "eo:cloud_cover"}, limit]},
+                "filter_lang": "cql2-json",
+            }
+        elif limit < 100 and client.conforms_to(ConformanceClasses.QUERY):
+            extra = {"query": {"eo:cloud_cover": {"lte": limit}}}
+        search = client.search(
+            collections=[str(self.config.collection)],
+            bbox=bbox_lonlat,
+            datetime=f"{start.isoformat()}T00:00:00Z/{end.isoformat()}T23:59:59.999Z",
+            limit=self.config.page_size,
+            **extra,  # type: ignore[arg-type]
+        )
+        try:
+            refs = [_scene_ref(item) for item in search.items()]
+        except APIError as exc:
+            raise RetryableError(f"STAC API search on {self.config.url} failed: {exc}") from exc
+        refs = [r for r in refs if r.cloud_cover is None or r.cloud_cover <= limit]
+        return sorted(refs, key=lambda r: (r.datetime, r.id))
