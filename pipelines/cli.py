@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 run_app = typer.Typer(help="Run a flow once, now (Prefect's local ephemeral API).", no_args_is_help=True)
 app.add_typer(run_app, name="run")
+catalog_app = typer.Typer(help="Local STAC catalogs of analysts' own scenes.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 console = Console()
 log = logging.getLogger("sensing.cli")  # progress lines when stderr is not a terminal
 log.addHandler(logging.StreamHandler())
@@ -143,38 +145,117 @@ def run_nightly(
 
 @app.command()
 def reprocess(
-    aoi: Annotated[str, typer.Option(help="AOI identifier (the config's aoi.id).")],
+    aoi: Annotated[str, typer.Option(help="AOI: the config's aoi.id, or a GeoJSON file (EPSG:4326).")],
     start: Annotated[str, typer.Option(help="First acquisition date, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option(help="Last acquisition date, YYYY-MM-DD.")],
     products: Annotated[str | None, typer.Option(help="Comma-separated products (default: all).")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="A source name from configs/sources/, or a local STAC catalog folder.")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rewrite layers already published.")] = False,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
-    """Reprocess an AOI over a period (e.g. after a configuration change)."""
-    settings = _settings(config)
+    """Reprocess an AOI over a period (e.g. after a configuration change, or on an analyst's scenes)."""
+    from sensing.selection import select
+
     first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
     if first > last:
         console.print(f"[red]error:[/red] --start {first} is after --end {last}")
         raise typer.Exit(2)
-    if aoi != settings.aoi.id:
-        console.print(f"[red]error:[/red] --aoi: unknown AOI {aoi!r}; {config} defines {settings.aoi.id!r}")
-        raise typer.Exit(2)
     wanted = [p.strip() for p in products.split(",")] if products else None
-    if wanted:
-        _settings_with_products(config, wanted)
+    try:
+        settings = select(config, aoi, source=source, products=wanted)
+    except SensingError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     flows = _flows(settings)
     summary = flows.reprocess(
-        aoi=aoi, start=first, end=last, products=wanted, force=force, config=str(config.resolve())
+        aoi=aoi,
+        start=first,
+        end=last,
+        products=wanted,
+        force=force,
+        config=str(config.resolve()),
+        source=source,
     )
     _print_summary(summary, settings)
 
 
-def _settings_with_products(config: Path, products: list[str]) -> None:
+@catalog_app.command("add")
+def catalog_add(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="GeoTIFFs (one scene each, or one band each), or a Landsat *_MTL.txt."),
+    ],
+    catalog: Annotated[Path, typer.Option(help="Folder of the local STAC catalog (created if absent).")],
+    band_map: Annotated[
+        str | None,
+        typer.Option(
+            help="green=2,nir=4,... (band index in each file) or green=_B3.TIF,... (one file per band)."
+        ),
+    ] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="Reflectance = DN*scale+offset: one value, or green=0.0001,...")
+    ] = None,
+    offset: Annotated[str | None, typer.Option(help="One value, or per band: green=-0.1,...")] = None,
+    nodata: Annotated[float | None, typer.Option(help="Nodata value (default: the file's own).")] = None,
+    datetime: Annotated[
+        str | None, typer.Option("--datetime", help="Acquisition time, ISO 8601 (UTC if no zone).")
+    ] = None,
+    platform: Annotated[str, typer.Option(help="Platform, e.g. sentinel-2a, landsat-8.")] = "unknown",
+) -> None:
+    """Register an analyst's scenes in a local static STAC catalog that any flow can use (--source DIR)."""
+    from sensing.sources.local import read_mtl, register_scene
+
     try:
-        load_settings(config, products=products)
+        registrations = (
+            [read_mtl(files[0])] if len(files) == 1 and files[0].name.upper().endswith("_MTL.TXT")
+            else _registrations(files, band_map, scale, offset, nodata, datetime, platform)
+        )  # fmt: skip
+        for registration in registrations:
+            item = register_scene(registration, catalog)
+            console.print(
+                f"Registered {item.id} ({', '.join(registration.files)}) in {catalog / 'catalog.json'}"
+            )
     except SensingError as exc:
-        console.print(f"[red]error:[/red] --products: {exc}")
+        console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+def _registrations(
+    files: list[Path], band_map: str | None, scale: str | None, offset: str | None,
+    nodata: float | None, when: str | None, platform: str,
+) -> list[Any]:  # fmt: skip
+    from sensing.errors import ConfigError
+    from sensing.sources.local import Registration, parse_band_values
+
+    if not band_map:
+        raise ConfigError("--band-map: required unless a Landsat MTL file is given")
+    if not when:
+        raise ConfigError("--datetime: required unless a Landsat MTL file is given")
+    try:
+        moment = dt.datetime.fromisoformat(when)
+    except ValueError as exc:
+        raise ConfigError(f"--datetime: {when!r} is not an ISO 8601 time") from exc
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    try:
+        mapping = dict(part.split("=", 1) for part in band_map.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--band-map: expected band=value pairs, got {band_map!r}") from exc
+    bands = list(mapping)
+    common = {"datetime": moment, "platform": platform, "nodata": nodata,
+              "scale": parse_band_values(scale, bands, "--scale"), "offset": parse_band_values(offset, bands, "--offset")}  # fmt: skip
+    if all(v.isdigit() for v in mapping.values()):  # band indices: one scene per file
+        return [
+            Registration({b: (f, int(i)) for b, i in mapping.items()}, id=f.stem, **common) for f in files
+        ]
+    chosen = {}
+    for band, pattern in mapping.items():
+        matches = [f for f in files if pattern in f.name]
+        if len(matches) != 1:
+            raise ConfigError(f"--band-map: {band}={pattern!r} matches {len(matches)} of the files, not one")
+        chosen[band] = (matches[0], 1)
+    return [Registration(chosen, id=files[0].stem.rsplit("_", 1)[0], **common)]
 
 
 def _parse_date(value: str, option: str) -> dt.date:

@@ -22,6 +22,7 @@ from sensing.models import SceneResult
 from sensing.publish.layout import OutputLayout
 from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import read_water_areas
+from sensing.selection import select
 from sensing.waterbodies import read_water_bodies
 
 __all__ = ["DEFAULT_CONFIG", "nightly", "reprocess"]
@@ -82,13 +83,11 @@ def reprocess(
     products: list[str] | None = None,
     force: bool = False,
     config: str = DEFAULT_CONFIG,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """Reprocess an AOI over a period; ``force`` rewrites layers already published at this version."""
-    settings = load_settings(config)
-    if aoi != settings.aoi.id:
-        raise ConfigError(f"aoi: unknown AOI {aoi!r}; {config} defines {settings.aoi.id!r}")
+    """Reprocess an AOI (configured id or GeoJSON file) over a period, from the configured source or
+    ``source`` (a provider name or a local catalog folder); ``force`` rewrites published layers."""
     if start > end:
         raise ConfigError(f"start: {start} is after end {end}")
-    if products:
-        settings = load_settings(config, products=list(products))
+    settings = select(Path(config), aoi, source=source, products=products)
     return _run("reprocess", settings, start, end, force=force)

@@ -235,7 +235,7 @@ def load_settings(path: str | Path, **overrides: object) -> Settings:
         raw["source"] = _named_source(base, raw["source"])
     data_dir = Path(str(raw["data_dir"]))
     for section, key in (("source", "catalog"), ("demo", "archive")):
-        if isinstance(raw.get(section), dict) and key in raw[section]:
+        if isinstance(raw.get(section), dict) and raw[section].get(key) is not None:
             raw[section] = {**raw[section], key: _resolve_data(data_dir, raw[section][key])}
     if os.environ.get("SENSING_DASK_ADDRESS") is not None:
         raw["dask"] = {**(raw.get("dask") or {}), "address": os.environ["SENSING_DASK_ADDRESS"]}

@@ -19,7 +19,7 @@ from shapely.geometry import box, mapping
 
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.indices import compute_index
-from sensing.compute.masks import scl_masks
+from sensing.compute.masks import nodata_only, scl_masks
 from sensing.compute.water import (
     CLASS_CLOUD,
     CLASS_NODATA,
@@ -109,8 +109,8 @@ def process_scene(
         return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
     geobox = aoi_geobox(settings.aoi)
     chunk = settings.dask.chunk
-    ds = source.load(scene, BANDS, geobox, chunk)
-    masks = scl_masks(ds["scl"])
+    ds = source.load(scene, BANDS, geobox, chunk, optional=("scl",))
+    masks = scl_masks(ds["scl"]) if "scl" in ds else nodata_only(ds)
     indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, settings.water.index}}
     snow = snow_ice(ds, indices["mndwi"], masks["snow"], settings.water)
     water_index = indices[settings.water.index]
@@ -152,6 +152,7 @@ def process_scene(
         resolution=settings.aoi.resolution,
         cloud_cover=cloud_cover,
         properties={
+            "sensing:cloud_mask": "scl" if "scl" in ds else "none",
             "sensing:water_method": choice.method,
             "sensing:water_threshold": round(choice.value, 4),
             "sensing:water_index": settings.water.index,

@@ -67,12 +67,17 @@ def areas_from_counts(
     cfg: QualityConfig,
     **extra: object,
 ) -> list[WaterBodyArea]:
-    """Water and ice areas (km2) with observed fraction and quality flag, one row per water body."""
+    """Water and ice areas (km2) with observed fraction and quality flag, one row per water body.
+
+    Water bodies whose outline does not reach the grid get no row.
+    """
     km2 = pixel_area_m2 / 1e6
     rows = []
     for i, body in enumerate(bodies, start=1):
         dry, water, ice, cloud, nodata = (int(c) for c in counts[i])
         total = dry + water + ice + cloud + nodata
+        if total == 0:
+            continue
         observed = dry + water + ice
         valid_fraction = observed / total if total else 0.0
         ice_fraction = ice / observed if observed else 0.0

@@ -30,8 +30,13 @@ class SceneSource(Protocol):
         """Scenes intersecting ``bbox_lonlat`` acquired from ``start`` to ``end`` (inclusive), oldest first."""
         ...
 
-    def load(self, scene: SceneRef, bands: list[str], geobox: GeoBox, chunk: int) -> xr.Dataset:
-        """The scene's ``bands`` (common names) resampled onto ``geobox``, chunked ``chunk`` px."""
+    def load(
+        self, scene: SceneRef, bands: list[str], geobox: GeoBox, chunk: int, optional: tuple[str, ...] = ()
+    ) -> xr.Dataset:
+        """The scene's ``bands`` (common names) resampled onto ``geobox``, chunked ``chunk`` px.
+
+        Bands named in ``optional`` are left out when the scene does not have them.
+        """
         ...
 
     def explain_failure(self, scene: SceneRef, bands: list[str]) -> str | None:

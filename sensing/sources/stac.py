@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 
+import numpy as np
 import pystac
 import rasterio
 import xarray as xr
@@ -22,9 +23,35 @@ from sensing.errors import ConfigError, RetryableError, SceneError
 from sensing.models import SceneRef
 from sensing.sources.sentinel2 import l2a_offset
 
-__all__ = ["StacApiSource", "StaticStacSource"]
+__all__ = ["StacApiSource", "StaticStacSource", "band_scaling"]
 
 CLASS_BANDS = {"scl"}
+
+
+def band_scaling(item: pystac.Item, band: str, date: dt.date) -> tuple[float, float]:
+    """``reflectance = DN * scale + offset`` for an asset key or a common band name of ``item``.
+
+    Sentinel-2 L2A items (those with ``s2:processing_baseline``) follow their baseline; other items
+    follow their ``raster:bands`` scale and offset (1 and 0 when absent).
+    """
+    if "s2:processing_baseline" in item.properties:
+        return l2a_offset(item.properties, date)
+    for key, asset in item.assets.items():
+        raster = asset.extra_fields.get("raster:bands") or []
+        names = _band_names(asset)
+        index = 0 if key == band else names.index(band) if band in names else None
+        if index is not None and index < len(raster):
+            return float(raster[index].get("scale", 1.0)), float(raster[index].get("offset", 0.0))
+    return 1.0, 0.0
+
+
+def _band_names(asset: pystac.Asset) -> list[str]:
+    return [b.get("common_name") or b.get("name") for b in asset.extra_fields.get("eo:bands") or []]
+
+
+def _has_band(item: pystac.Item, key: str) -> bool:
+    """Whether ``key`` is an asset of the item or a (common) band name inside one of its assets."""
+    return key in item.assets or any(key in _band_names(a) for a in item.assets.values())
 
 
 def _scene_ref(item: pystac.Item) -> SceneRef:
@@ -56,16 +83,22 @@ class _StacItems:
         except Exception as exc:
             raise SceneError(f"{scene.id}: cannot read STAC item {scene.href}: {exc}") from exc
 
-    def load(self, scene: SceneRef, bands: list[str], geobox: GeoBox, chunk: int) -> xr.Dataset:
-        """Lazy reflectance (float32, NaN nodata) and SCL for the scene on ``geobox``."""
+    def load(
+        self, scene: SceneRef, bands: list[str], geobox: GeoBox, chunk: int, optional: tuple[str, ...] = ()
+    ) -> xr.Dataset:
+        """Lazy reflectance (float32, NaN nodata) and SCL for the scene on ``geobox``.
+
+        Bands in ``optional`` are left out when the source or the item does not have them.
+        """
         item = self._item(scene)
+        bands = [b for b in bands if b not in optional or _has_band(item, self.config.bands.get(b, ""))]
         missing = [b for b in bands if b not in self.config.bands]
         if missing:
             raise ConfigError(f"source.bands: no asset configured for band(s) {missing}")
         assets = {self.config.bands[b]: b for b in bands}
-        absent = sorted(a for a in assets if a not in item.assets)
+        absent = sorted(a for a in assets if not _has_band(item, a))
         if absent:
-            raise SceneError(f"{scene.id}: item {scene.href} has no asset(s) {absent}")
+            raise SceneError(f"{scene.id}: item {scene.href} has no asset or band {absent}")
         raw = odc_load(
             [item],
             bands=list(assets),
@@ -77,17 +110,18 @@ class _StacItems:
             fail_on_error=True,
         )
         raw = raw.isel(time=0).rename({a: b for a, b in assets.items()})
-        scale, offset = l2a_offset(item.properties, scene.date)
         out = {}
-        for name in bands:
+        for key, name in assets.items():
             band = raw[name]
             if name in CLASS_BANDS:
                 out[name] = band.astype("uint8")
-            else:
-                valid = band != 0
-                out[name] = (band.astype("float32") * scale + offset).where(valid).astype("float32")
-                out[name].attrs = {"scale": scale, "offset": offset}
-        return xr.Dataset(out, attrs={"scene_id": scene.id, "scaling": f"DN*{scale}{offset:+}"})
+                continue
+            scale, offset = band_scaling(item, key, scene.date)
+            nodata = band.attrs.get("nodata")
+            valid = band.notnull() if nodata is None or np.isnan(nodata) else band != nodata
+            out[name] = (band.astype("float32") * scale + offset).where(valid).astype("float32")
+            out[name].attrs = {"scale": scale, "offset": offset}
+        return xr.Dataset(out, attrs={"scene_id": scene.id})
 
     def explain_failure(self, scene: SceneRef, bands: list[str]) -> str | None:
         """Read every block of every asset until one fails; name that file and band."""

@@ -1,0 +1,79 @@
+"""What an on-demand run works on: a configured AOI or a GeoJSON file, a named source or a local catalog."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pyproj
+import shapely
+from shapely.geometry import shape
+
+from sensing.config import AoiConfig, Settings, SourceConfig, load_settings
+from sensing.errors import ConfigError
+from sensing.sources.local import COMMON_BANDS
+
+__all__ = ["aoi_from_geojson", "select"]
+
+
+def _utm_epsg(lon: float, lat: float) -> int:
+    zone = min(60, int((lon + 180) // 6) + 1)
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def aoi_from_geojson(path: Path, resolution: float) -> AoiConfig:
+    """An AOI on the UTM grid of the polygon's centroid, its bounds snapped to ``resolution``."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"--aoi: cannot read GeoJSON {path}: {exc}") from exc
+    features = doc.get("features") or [doc]
+    geoms = [shape(f.get("geometry", f)) for f in features]
+    if not geoms or any(g.is_empty for g in geoms):
+        raise ConfigError(f"--aoi: {path} holds no geometry")
+    geom = shapely.make_valid(shapely.union_all(geoms))
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise ConfigError(f"--aoi: {path} is not in lon/lat (EPSG:4326) coordinates: bounds {geom.bounds}")
+    epsg = _utm_epsg(geom.centroid.x, geom.centroid.y)
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
+    x0, y0, x1, y1 = shapely.transform(geom, to_utm.transform, interleaved=False).bounds
+    snap = resolution
+    bounds = (
+        math.floor(x0 / snap) * snap, math.floor(y0 / snap) * snap,
+        math.ceil(x1 / snap) * snap, math.ceil(y1 / snap) * snap,
+    )  # fmt: skip
+    slug = re.sub(r"[^a-z0-9-]+", "-", path.stem.lower()).strip("-") or "aoi"
+    return AoiConfig(id=slug, name=path.stem, crs=f"EPSG:{epsg}", bounds=bounds, resolution=resolution)
+
+
+def _local_source(folder: Path) -> SourceConfig:
+    catalog = folder / "catalog.json" if folder.is_dir() else folder
+    if not catalog.exists():
+        raise ConfigError(f"--source: no STAC catalog at {catalog}")
+    return SourceConfig(kind="static-stac", catalog=catalog.resolve(), bands={b: b for b in COMMON_BANDS})
+
+
+def select(config: Path, aoi: str, source: str | None = None, products: list[str] | None = None) -> Settings:
+    """Settings for a run on ``aoi`` (the config's AOI id or a GeoJSON file) from ``source``.
+
+    ``source`` is a provider name from ``configs/sources/`` or the folder (or catalog.json) of a
+    local static catalog, e.g. one written by ``sensing catalog add``.
+    """
+    overrides: dict[str, object] = {}
+    if products:
+        overrides["products"] = list(products)
+    if source and Path(source).exists():
+        overrides["source"] = _local_source(Path(source)).model_dump(mode="json")
+    elif source:
+        overrides["source"] = source
+    settings = load_settings(config, **overrides)
+    if aoi == settings.aoi.id:
+        return settings
+    if aoi.lower().endswith((".geojson", ".json")) and Path(aoi).exists():
+        return settings.model_copy(update={"aoi": aoi_from_geojson(Path(aoi), settings.aoi.resolution)})
+    raise ConfigError(
+        f"--aoi: unknown AOI {aoi!r}; {config} defines {settings.aoi.id!r} (or give a GeoJSON file)"
+    )

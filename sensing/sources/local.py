@@ -1,0 +1,215 @@
+"""Analysts' own scenes: register GeoTIFFs (or a Landsat MTL layout) into a local static STAC catalog.
+
+One item per scene. A multi-band file becomes one asset whose ``eo:bands`` carry the common names
+(``green``, ``nir``...) and whose ``raster:bands`` carry scale, offset and nodata, so odc-stac loads
+bands by common name and the loader turns DN into reflectance from the catalog alone. With one file
+per band, each file is an asset named after its band.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pystac
+import rasterio
+from shapely.geometry import box, mapping
+
+from sensing.errors import ConfigError
+from sensing.waterbodies import to_lonlat
+
+__all__ = [
+    "COMMON_BANDS",
+    "LOCAL_COLLECTION",
+    "Registration",
+    "parse_band_values",
+    "read_mtl",
+    "register_scene",
+]
+
+LOCAL_COLLECTION = "local-scenes"
+COMMON_BANDS = (
+    "coastal",
+    "blue",
+    "green",
+    "red",
+    "rededge",
+    "nir",
+    "nir08",
+    "swir16",
+    "swir22",
+    "scl",
+    "qa_pixel",
+)
+LANDSAT_BANDS = {
+    "LANDSAT_8": {"coastal": 1, "blue": 2, "green": 3, "red": 4, "nir": 5, "swir16": 6, "swir22": 7},
+    "LANDSAT_9": {"coastal": 1, "blue": 2, "green": 3, "red": 4, "nir": 5, "swir16": 6, "swir22": 7},
+    "LANDSAT_7": {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 7},
+    "LANDSAT_5": {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 7},
+    "LANDSAT_4": {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 7},
+}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What is known about one scene to register."""
+
+    files: dict[str, tuple[Path, int]]
+    """Common band name -> (file, 1-based band index in that file)."""
+    datetime: dt.datetime
+    platform: str
+    scale: dict[str, float] = field(default_factory=dict)
+    """Per common band: reflectance = DN * scale + offset (default 1)."""
+    offset: dict[str, float] = field(default_factory=dict)
+    nodata: float | None = None
+    id: str = ""
+
+
+def parse_band_values(text: str | None, bands: list[str], option: str) -> dict[str, float]:
+    """``0.0001`` (every band) or ``green=0.0001,nir=0.0002`` (per band) -> {band: value}."""
+    if not text:
+        return {}
+    try:
+        if "=" not in text:
+            return dict.fromkeys(bands, float(text))
+        pairs = dict(part.split("=", 1) for part in text.split(","))
+        values = {k.strip(): float(v) for k, v in pairs.items()}
+    except ValueError as exc:
+        raise ConfigError(f"{option}: expected a number or band=number pairs, got {text!r}") from exc
+    unknown = sorted(set(values) - set(bands))
+    if unknown:
+        raise ConfigError(f"{option}: band(s) {unknown} are not in --band-map {bands}")
+    return values
+
+
+def read_mtl(path: Path) -> Registration:
+    """A Landsat Collection-1/2 Level-1 MTL: band files, acquisition time and TOA reflectance rescaling.
+
+    TOA reflectance = (M * DN + A) / sin(sun elevation), folded into each band's scale and offset.
+    """
+    text = path.read_text(errors="replace")
+    fields = dict(re.findall(r'^\s*([A-Z0-9_]+)\s*=\s*"?([^"\n]*)"?\s*$', text, flags=re.MULTILINE))
+    spacecraft = fields.get("SPACECRAFT_ID", "")
+    if spacecraft not in LANDSAT_BANDS:
+        raise ConfigError(f"{path}: unsupported SPACECRAFT_ID {spacecraft!r}")
+    sun = math.sin(math.radians(float(fields["SUN_ELEVATION"])))
+    files, scale, offset = {}, {}, {}
+    for band, number in LANDSAT_BANDS[spacecraft].items():
+        name = fields.get(f"FILE_NAME_BAND_{number}")
+        mult, add = (
+            fields.get(f"REFLECTANCE_MULT_BAND_{number}"),
+            fields.get(f"REFLECTANCE_ADD_BAND_{number}"),
+        )
+        if name is None or mult is None or add is None:
+            raise ConfigError(
+                f"{path}: no file or reflectance rescaling for band {number}; give --scale/--offset"
+            )
+        files[band] = (path.parent / name, 1)
+        scale[band], offset[band] = float(mult) / sun, float(add) / sun
+    when = dt.datetime.fromisoformat(
+        f"{fields['DATE_ACQUIRED']}T{fields.get('SCENE_CENTER_TIME', '00:00:00')[:8]}+00:00"
+    )
+    return Registration(files, when, spacecraft.lower().replace("_", "-"), scale, offset, nodata=0,
+                        id=fields.get("LANDSAT_PRODUCT_ID") or fields.get("LANDSAT_SCENE_ID") or path.stem)  # fmt: skip
+
+
+def _asset(href: Path, bands: list[str], reg: Registration) -> pystac.Asset:
+    with rasterio.open(href) as ds:
+        if any(reg.files[b][1] > ds.count for b in bands):
+            raise ConfigError(f"--band-map: {href} has {ds.count} band(s), fewer than asked for {bands}")
+        crs, shape, transform = ds.crs, [ds.height, ds.width], list(ds.transform)[:6]
+        dtypes, file_nodata, res = ds.dtypes, ds.nodata, ds.res[0]
+    if crs is None:
+        raise ConfigError(f"{href}: has no CRS; georeference it first")
+    by_index = {reg.files[b][1]: b for b in bands}
+    count = max(by_index)
+    eo_bands, raster_bands = [], []
+    for index in range(1, count + 1):
+        name = by_index.get(index)
+        eo_bands.append(
+            {"name": name or f"band{index}", **({"common_name": name} if name in COMMON_BANDS else {})}
+        )
+        raster: dict[str, object] = {"data_type": dtypes[index - 1], "spatial_resolution": res}
+        nodata = reg.nodata if reg.nodata is not None else file_nodata
+        if nodata is not None:
+            raster["nodata"] = nodata
+        if name:
+            raster["scale"] = reg.scale.get(name, 1.0)
+            raster["offset"] = reg.offset.get(name, 0.0)
+        raster_bands.append(raster)
+    return pystac.Asset(
+        href=str(href.resolve()),
+        media_type=pystac.MediaType.GEOTIFF,
+        roles=["data"],
+        extra_fields={
+            "proj:code": crs.to_string(),
+            "proj:shape": shape,
+            "proj:transform": transform,
+            "eo:bands": eo_bands,
+            "raster:bands": raster_bands,
+        },
+    )
+
+
+def register_scene(reg: Registration, catalog_dir: Path) -> pystac.Item:
+    """Add (or replace) the scene's item in the local catalog at ``catalog_dir``; return the item."""
+    by_file: dict[Path, list[str]] = {}
+    for band, (path, _) in reg.files.items():
+        if not path.exists():
+            raise ConfigError(f"{path}: no such file (band {band})")
+        by_file.setdefault(path, []).append(band)
+    assets = {
+        (bands[0] if len(by_file) > 1 else "image"): _asset(p, bands, reg) for p, bands in by_file.items()
+    }
+    first = next(iter(assets.values()))
+    footprint = to_lonlat(box(*_bounds(first.extra_fields)), first.extra_fields["proj:code"])
+    item = pystac.Item(
+        id=reg.id or next(iter(by_file)).stem,
+        geometry=mapping(footprint),
+        bbox=list(footprint.bounds),
+        datetime=reg.datetime,
+        properties={"platform": reg.platform},
+        stac_extensions=[
+            "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+            "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+        ],
+    )
+    for key, asset in assets.items():
+        item.add_asset(key, asset)
+    catalog = _open_or_create(catalog_dir)
+    collection = next(iter(catalog.get_children()))
+    assert isinstance(collection, pystac.Collection)
+    if collection.get_item(item.id) is not None:
+        collection.remove_item(item.id)
+    collection.add_item(item)
+    collection.update_extent_from_items()
+    catalog.normalize_hrefs(f"{catalog_dir}/")
+    catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    return item
+
+
+def _bounds(fields: dict[str, Any]) -> tuple[float, float, float, float]:
+    a, _, c, _, e, f = (float(v) for v in fields["proj:transform"])
+    rows, cols = (int(v) for v in fields["proj:shape"])
+    xs, ys = (c, c + a * cols), (f, f + e * rows)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _open_or_create(folder: Path) -> pystac.Catalog:
+    path = folder / "catalog.json"
+    if path.exists():
+        return pystac.Catalog.from_file(str(path))
+    catalog = pystac.Catalog(
+        id="local-scenes", description="Scenes registered by analysts (sensing catalog add)."
+    )
+    interval: list[list[dt.datetime | None]] = [[None, None]]
+    extent = pystac.Extent(
+        pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]), pystac.TemporalExtent(interval)
+    )
+    catalog.add_child(pystac.Collection(LOCAL_COLLECTION, "Analysts' own scenes.", extent, license="other"))
+    return catalog
