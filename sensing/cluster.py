@@ -5,12 +5,23 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from distributed import Client, LocalCluster
+from odc.stac import configure_rio
 
 from sensing.config import DaskConfig
 
-__all__ = ["dask_client"]
+__all__ = ["GDAL_READ_OPTIONS", "dask_client"]
+
+GDAL_READ_OPTIONS: dict[str, Any] = {
+    "GDAL_HTTP_MAX_RETRY": "3",  # COG range requests: retry 429/5xx and resets three times...
+    "GDAL_HTTP_RETRY_DELAY": "1",  # ...starting 1 s apart (GDAL backs off from there)
+    "GDAL_HTTP_TIMEOUT": "60",  # seconds per request: a stalled server fails the scene, not the night
+    "GDAL_HTTP_CONNECTTIMEOUT": "10",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # never list remote folders for sidecar files
+}
+"""GDAL settings for every pixel read, on the workers as in this process."""
 
 
 @contextlib.contextmanager
@@ -22,6 +33,7 @@ def dask_client(cfg: DaskConfig) -> Iterator[Client]:
     """
     if cfg.address:
         with Client(cfg.address) as client:
+            configure_rio(client=client, **GDAL_READ_OPTIONS)
             yield client
         return
     cores = os.cpu_count() or 1
@@ -36,4 +48,5 @@ def dask_client(cfg: DaskConfig) -> Iterator[Client]:
         ) as cluster,
         Client(cluster) as client,
     ):
+        configure_rio(client=client, **GDAL_READ_OPTIONS)
         yield client

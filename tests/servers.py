@@ -95,3 +95,103 @@ def rustac_api(*hrefs: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+class FaultProxy:
+    """A reverse proxy on 127.0.0.1 in front of a real server that injects faults on matching paths.
+
+    ``inject(pattern, *faults)`` queues faults for requests whose path contains ``pattern``; each
+    request consumes one. A fault is ``("status", code, headers)``, ``("stall", seconds)``,
+    ``("reset",)`` (headers and half the body, then the connection drops) or ``("self_next",)`` (the
+    page's next link points back at the page itself).
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.faults: list[tuple[str, tuple[object, ...]]] = []
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+
+    def inject(self, pattern: str, *faults: tuple[object, ...]) -> None:
+        with self._lock:
+            self.faults += [(pattern, f) for f in faults]
+
+    def _take(self, path: str) -> tuple[object, ...] | None:
+        with self._lock:
+            self.requests.append(path)
+            for n, (pattern, fault) in enumerate(self.faults):
+                if pattern in path:
+                    del self.faults[n]
+                    return fault
+        return None
+
+    async def __call__(self, scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def]
+        import asyncio
+
+        import httpx
+
+        if scope["type"] != "http":
+            return
+        path = scope["path"] + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        fault = self._take(path)
+        if fault and fault[0] == "status":
+            headers = [
+                (k.encode(), str(v).encode()) for k, v in dict(fault[2] if len(fault) > 2 else {}).items()
+            ]  # type: ignore[arg-type]
+            await send({"type": "http.response.start", "status": fault[1], "headers": headers})
+            await send({"type": "http.response.body", "body": b'{"code": "injected"}'})
+            return
+        if fault and fault[0] == "stall":
+            await asyncio.sleep(float(fault[1]))  # type: ignore[arg-type]
+        headers = {
+            k.decode(): v.decode()
+            for k, v in scope["headers"]
+            if k.decode() not in ("host", "content-length")
+        }
+        async with httpx.AsyncClient() as client:
+            upstream = await client.request(
+                scope["method"], self.upstream + path, content=body, headers=headers
+            )
+        content = upstream.content.replace(self.upstream.encode(), f"http://127.0.0.1:{self.port}".encode())
+        if fault and fault[0] == "self_next":  # the page's next link points back at this very page
+            doc = json.loads(content)
+            for link in doc.get("links", []):
+                if link.get("rel") == "next":
+                    link["href"] = f"http://127.0.0.1:{self.port}{path}"
+                    if body:
+                        link["body"] = json.loads(body)
+            content = json.dumps(doc).encode()
+        out_headers = [(b"content-type", upstream.headers.get("content-type", "application/json").encode()),
+                       (b"content-length", str(len(content)).encode())]  # fmt: skip
+        await send({"type": "http.response.start", "status": upstream.status_code, "headers": out_headers})
+        if fault and fault[0] == "reset":
+            await send(
+                {"type": "http.response.body", "body": content[: len(content) // 2], "more_body": True}
+            )
+            raise ConnectionResetError("injected reset mid-body")
+        await send({"type": "http.response.body", "body": content})
+
+    port = 0
+
+
+@contextlib.contextmanager
+def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
+    """Start a FaultProxy for ``upstream`` on a free loopback port."""
+    proxy = FaultProxy(upstream)
+    proxy.port = free_port()
+    server = uvicorn.Server(uvicorn.Config(proxy, host="127.0.0.1", port=proxy.port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield proxy
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

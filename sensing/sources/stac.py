@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pystac
 import rasterio
 import xarray as xr
 from odc.geo.geobox import GeoBox
+from odc.stac import configure_rio
 from odc.stac import load as odc_load
 from pystac_client import Client
 from pystac_client.conformance import ConformanceClasses
@@ -17,9 +21,11 @@ from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from rasterio.errors import RasterioError
 from shapely.geometry import box, shape
+from urllib3.util.retry import Retry
 
+from sensing.cluster import GDAL_READ_OPTIONS
 from sensing.config import SourceConfig
-from sensing.errors import ConfigError, RetryableError, SceneError
+from sensing.errors import ConfigError, FatalError, RetryableError, SceneError
 from sensing.models import SceneRef
 from sensing.sources.sentinel2 import l2a_offset
 
@@ -99,6 +105,7 @@ class _StacItems:
         absent = sorted(a for a in assets if not _has_band(item, a))
         if absent:
             raise SceneError(f"{scene.id}: item {scene.href} has no asset or band {absent}")
+        configure_rio(**GDAL_READ_OPTIONS)  # this process's reads (workers are set up by sensing.cluster)
         raw = odc_load(
             [item],
             bands=list(assets),
@@ -132,7 +139,7 @@ class _StacItems:
                 continue
             href = asset.get_absolute_href() or asset.href
             try:
-                with rasterio.open(href) as ds:
+                with rasterio.Env(**GDAL_READ_OPTIONS), rasterio.open(href) as ds:
                     for _, window in ds.block_windows(1):
                         ds.read(1, window=window)
             except RasterioError as exc:
@@ -170,12 +177,34 @@ class StaticStacSource(_StacItems):
         return sorted(refs, key=lambda r: (r.datetime, r.id))
 
 
+MAX_RETRY_AFTER_S = 60.0
+"""Longest wait honoured from a Retry-After header; a server asking for more gets a retry sooner."""
+MAX_PAGES = 10_000
+"""A search that pages further than this is broken, not large."""
+
+
+class _BoundedRetry(Retry):
+    """urllib3 Retry whose Retry-After wait is capped, so a server cannot stall a night."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, MAX_RETRY_AFTER_S)
+
+
+def _retry_policy() -> Retry:
+    """3 retries of any request (searches are idempotent) on connection errors, read timeouts, 429 and
+    5xx, with exponential backoff and Retry-After honoured up to MAX_RETRY_AFTER_S."""
+    return _BoundedRetry(
+        total=3, connect=3, read=3, status=3, backoff_factor=0.5, backoff_max=30,
+        status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None, respect_retry_after_header=True,
+    )  # fmt: skip
+
+
 class StacApiSource(_StacItems):
     """Scenes found by a STAC API item search (pystac-client: paging, bounded retries, timeouts)."""
 
     def _client(self) -> Client:
-        # Bounded retries on 429/5xx with backoff (urllib3), and a timeout on every request.
-        io = StacApiIO(max_retries=3, timeout=self.config.timeout_s)
+        io = StacApiIO(max_retries=_retry_policy(), timeout=self.config.timeout_s)
         try:
             return Client.open(str(self.config.url), stac_io=io)
         except APIError as exc:
@@ -206,9 +235,25 @@ class StacApiSource(_StacItems):
             limit=self.config.page_size,
             **extra,  # type: ignore[arg-type]
         )
-        try:
-            refs = [_scene_ref(item) for item in search.items()]
-        except APIError as exc:
-            raise RetryableError(f"STAC API search on {self.config.url} failed: {exc}") from exc
+        refs = [
+            _scene_ref(pystac.Item.from_dict(f)) for page in self._pages(search) for f in page["features"]
+        ]
         refs = [r for r in refs if r.cloud_cover is None or r.cloud_cover <= limit]
         return sorted(refs, key=lambda r: (r.datetime, r.id))
+
+    def _pages(self, search: Any) -> Iterator[dict[str, Any]]:
+        """Search result pages; a page whose next link repeats an earlier one ends in a FatalError."""
+        seen: set[str] = set()
+        try:
+            for number, page in enumerate(search.pages_as_dicts(), start=1):
+                yield page
+                nxt = next((link for link in page.get("links", []) if link.get("rel") == "next"), None)
+                key = json.dumps(nxt, sort_keys=True) if nxt else None
+                if key in seen or number >= MAX_PAGES:
+                    raise FatalError(
+                        f"STAC API search on {self.config.url}: page {number} links back to an earlier page"
+                    )
+                if key:
+                    seen.add(key)
+        except APIError as exc:
+            raise RetryableError(f"STAC API search on {self.config.url} failed: {exc}") from exc
