@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, get_client
 from odc.stac import configure_rio
 
 from sensing.config import DaskConfig
 
-__all__ = ["GDAL_READ_OPTIONS", "dask_client"]
+__all__ = ["GDAL_READ_OPTIONS", "configure_reads", "dask_client"]
 
 GDAL_READ_OPTIONS: dict[str, Any] = {
     "GDAL_HTTP_MAX_RETRY": "3",  # COG range requests: retry 429/5xx and resets three times...
@@ -50,3 +50,16 @@ def dask_client(cfg: DaskConfig) -> Iterator[Client]:
     ):
         configure_rio(client=client, **GDAL_READ_OPTIONS)
         yield client
+
+
+def configure_reads(extra: Mapping[str, str]) -> None:
+    """Apply GDAL_READ_OPTIONS plus a source's own options to this process and, when a Dask
+    distributed client is active, to its workers (odc-stac installs them as a worker plugin)."""
+    options = {**GDAL_READ_OPTIONS, **extra}
+    configure_rio(**options)
+    try:
+        client = get_client()
+    except ValueError:
+        return
+    if extra:
+        configure_rio(client=client, **options)

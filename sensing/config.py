@@ -68,6 +68,10 @@ class SourceConfig(_Model):
     collection: str | None = Field(default=None, description="Only scenes of this collection.")
     page_size: int = Field(default=100, ge=1, le=10000, description="stac-api: items per search page.")
     timeout_s: float = Field(default=60, gt=0, description="stac-api: timeout of each HTTP request.")
+    gdal_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="GDAL settings for this provider's assets (e.g. AWS_REQUEST_PAYER); never secrets.",
+    )
     max_cloud_cover: float = Field(default=100, ge=0, le=100, description="Skip scenes cloudier than this.")
     bands: dict[str, str] = Field(
         default={

@@ -19,7 +19,7 @@ from shapely.geometry import box, mapping
 
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.indices import compute_index
-from sensing.compute.masks import nodata_only, scl_masks
+from sensing.compute.masks import scene_masks
 from sensing.compute.water import (
     CLASS_CLOUD,
     CLASS_NODATA,
@@ -45,7 +45,9 @@ from sensing.waterbodies import WaterBody, to_lonlat
 
 __all__ = ["process_scene", "product_specs", "publish_run", "scenes_for_period"]
 
-BANDS = ["green", "red", "nir", "swir16", "scl"]
+BANDS = ["green", "red", "nir", "swir16", "scl", "qa_pixel"]
+OPTIONAL_BANDS = ("scl", "qa_pixel")
+"""Mask layers: whichever the scene has (SCL for Sentinel-2, QA_PIXEL for Landsat) is used."""
 
 
 def product_specs(settings: Settings) -> dict[str, ProductSpec]:
@@ -109,8 +111,8 @@ def process_scene(
         return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
     geobox = aoi_geobox(settings.aoi)
     chunk = settings.dask.chunk
-    ds = source.load(scene, BANDS, geobox, chunk, optional=("scl",))
-    masks = scl_masks(ds["scl"]) if "scl" in ds else nodata_only(ds)
+    ds = source.load(scene, BANDS, geobox, chunk, optional=OPTIONAL_BANDS)
+    masks, mask_source = scene_masks(ds)
     indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, settings.water.index}}
     snow = snow_ice(ds, indices["mndwi"], masks["snow"], settings.water)
     water_index = indices[settings.water.index]
@@ -152,7 +154,7 @@ def process_scene(
         resolution=settings.aoi.resolution,
         cloud_cover=cloud_cover,
         properties={
-            "sensing:cloud_mask": "scl" if "scl" in ds else "none",
+            "sensing:cloud_mask": mask_source,
             "sensing:water_method": choice.method,
             "sensing:water_threshold": round(choice.value, 4),
             "sensing:water_index": settings.water.index,

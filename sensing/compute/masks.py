@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-__all__ = ["SCL", "nodata_only", "scl_masks"]
+__all__ = ["QA_PIXEL_BITS", "SCL", "nodata_only", "qa_pixel_masks", "scene_masks", "scl_masks"]
 
 SCL = {
     "nodata": (0,),
@@ -34,3 +34,26 @@ def nodata_only(reflectance: xr.Dataset) -> xr.Dataset:
     nodata = xr.concat([reflectance[b].isnull() for b in reflectance.data_vars], dim="band").any("band")
     false = xr.zeros_like(nodata, dtype=bool)
     return xr.Dataset({"nodata": nodata, "cloud": false, "snow": false})
+
+
+QA_PIXEL_BITS = {"fill": 0, "dilated_cloud": 1, "cirrus": 2, "cloud": 3, "shadow": 4, "snow": 5}
+"""Landsat Collection 2 QA_PIXEL bit numbers (USGS LSDS-1619)."""
+
+
+def _bit(qa: xr.DataArray, name: str) -> xr.DataArray:
+    return (qa // (1 << QA_PIXEL_BITS[name])) % 2 == 1
+
+
+def qa_pixel_masks(qa: xr.DataArray) -> xr.Dataset:
+    """Masks ``nodata`` (fill), ``cloud`` (dilated cloud, cirrus, cloud, shadow) and ``snow`` from QA_PIXEL."""
+    cloud = _bit(qa, "dilated_cloud") | _bit(qa, "cirrus") | _bit(qa, "cloud") | _bit(qa, "shadow")
+    return xr.Dataset({"nodata": _bit(qa, "fill"), "cloud": cloud, "snow": _bit(qa, "snow")})
+
+
+def scene_masks(ds: xr.Dataset) -> tuple[xr.Dataset, str]:
+    """The best masks a scene offers, and which: ``scl``, ``qa_pixel`` or ``none`` (nodata only)."""
+    if "scl" in ds:
+        return scl_masks(ds["scl"]), "scl"
+    if "qa_pixel" in ds:
+        return qa_pixel_masks(ds["qa_pixel"]), "qa_pixel"
+    return nodata_only(ds), "none"

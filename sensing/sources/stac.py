@@ -13,7 +13,6 @@ import pystac
 import rasterio
 import xarray as xr
 from odc.geo.geobox import GeoBox
-from odc.stac import configure_rio
 from odc.stac import load as odc_load
 from pystac_client import Client
 from pystac_client.conformance import ConformanceClasses
@@ -23,7 +22,7 @@ from rasterio.errors import RasterioError
 from shapely.geometry import box, shape
 from urllib3.util.retry import Retry
 
-from sensing.cluster import GDAL_READ_OPTIONS
+from sensing.cluster import GDAL_READ_OPTIONS, configure_reads
 from sensing.config import SourceConfig
 from sensing.errors import ConfigError, FatalError, RetryableError, SceneError
 from sensing.models import SceneRef
@@ -31,14 +30,18 @@ from sensing.sources.sentinel2 import l2a_offset
 
 __all__ = ["StacApiSource", "StaticStacSource", "band_scaling"]
 
-CLASS_BANDS = {"scl"}
+CLASS_BANDS = {"scl": "uint8", "qa_pixel": "uint16"}
+"""Bands of classes or bit flags, loaded as integers, never scaled."""
+LANDSAT_C2_L2 = (0.0000275, -0.2)
+"""Landsat Collection 2 Level-2 surface reflectance: DN * 0.0000275 - 0.2."""
 
 
 def band_scaling(item: pystac.Item, band: str, date: dt.date) -> tuple[float, float]:
     """``reflectance = DN * scale + offset`` for an asset key or a common band name of ``item``.
 
     Sentinel-2 L2A items (those with ``s2:processing_baseline``) follow their baseline; other items
-    follow their ``raster:bands`` scale and offset (1 and 0 when absent).
+    follow their ``raster:bands`` scale and offset; Landsat Collection 2 Level-2 items without them
+    get the USGS scaling; anything else is taken as reflectance already (1 and 0).
     """
     if "s2:processing_baseline" in item.properties:
         return l2a_offset(item.properties, date)
@@ -46,8 +49,11 @@ def band_scaling(item: pystac.Item, band: str, date: dt.date) -> tuple[float, fl
         raster = asset.extra_fields.get("raster:bands") or []
         names = _band_names(asset)
         index = 0 if key == band else names.index(band) if band in names else None
-        if index is not None and index < len(raster):
-            return float(raster[index].get("scale", 1.0)), float(raster[index].get("offset", 0.0))
+        declared = raster[index] if index is not None and index < len(raster) else {}
+        if "scale" in declared or "offset" in declared:
+            return float(declared.get("scale", 1.0)), float(declared.get("offset", 0.0))
+    if item.properties.get("landsat:correction") == "L2SP" or "landsat-c2-l2" in (item.collection_id or ""):
+        return LANDSAT_C2_L2
     return 1.0, 0.0
 
 
@@ -105,7 +111,7 @@ class _StacItems:
         absent = sorted(a for a in assets if not _has_band(item, a))
         if absent:
             raise SceneError(f"{scene.id}: item {scene.href} has no asset or band {absent}")
-        configure_rio(**GDAL_READ_OPTIONS)  # this process's reads (workers are set up by sensing.cluster)
+        configure_reads(self.config.gdal_options)
         raw = odc_load(
             [item],
             bands=list(assets),
@@ -121,7 +127,7 @@ class _StacItems:
         for key, name in assets.items():
             band = raw[name]
             if name in CLASS_BANDS:
-                out[name] = band.astype("uint8")
+                out[name] = band.astype(CLASS_BANDS[name])
                 continue
             scale, offset = band_scaling(item, key, scene.date)
             nodata = band.attrs.get("nodata")

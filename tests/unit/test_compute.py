@@ -132,3 +132,14 @@ def test_building_the_graph_triggers_no_compute() -> None:
         zone_class_counts(classes.data, da.zeros((2, 2), dtype="uint16", chunks=1), 1)
         index_histogram(mndwi, ~masks["nodata"], 64)
     assert classes.dtype == np.uint8 and encoded.dtype == np.int16
+
+
+def test_qa_pixel_bits() -> None:
+    from sensing.compute.masks import qa_pixel_masks
+
+    # fill, clear land (bit 6), dilated cloud, cirrus, cloud, shadow, snow, clear water (bit 7)
+    values = [1, 1 << 6, 1 << 1, 1 << 2, 1 << 3, 1 << 4, 1 << 5, (1 << 7) | (1 << 6)]
+    masks = qa_pixel_masks(xr.DataArray(np.array([values], dtype="uint16"), dims=("y", "x")))
+    assert masks["nodata"].values.tolist() == [[True] + [False] * 7]
+    assert masks["cloud"].values.tolist() == [[False, False, True, True, True, True, False, False]]
+    assert masks["snow"].values.tolist() == [[False] * 6 + [True, False]]

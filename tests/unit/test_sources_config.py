@@ -39,3 +39,37 @@ def test_each_kind_requires_its_location() -> None:
     with pytest.raises(ValidationError, match="needs 'url'"):
         SourceConfig(kind="stac-api", collection="x", url="ftp://example.org")
     assert isinstance(open_source(SourceConfig(catalog=Path("catalog.json"))), StaticStacSource)
+
+
+def test_landsat_scaling_from_raster_bands_or_the_usgs_rule() -> None:
+    import datetime as dt
+
+    import pystac
+
+    from sensing.sources.stac import band_scaling
+
+    item = pystac.Item(
+        "LC09_x",
+        {"type": "Point", "coordinates": [77, 44]},
+        [77, 44, 77, 44],
+        dt.datetime(2023, 7, 1, tzinfo=dt.UTC),
+        {},
+    )
+    item.add_asset(
+        "nir08", pystac.Asset("n.tif", extra_fields={"raster:bands": [{"scale": 2.75e-05, "offset": -0.2}]})
+    )
+    assert band_scaling(item, "nir08", dt.date(2023, 7, 1)) == (2.75e-05, -0.2)
+    item.add_asset("red", pystac.Asset("r.tif"))
+    assert band_scaling(item, "red", dt.date(2023, 7, 1)) == (1.0, 0.0)
+    item.properties["landsat:correction"] = "L2SP"
+    assert band_scaling(item, "red", dt.date(2023, 7, 1)) == (0.0000275, -0.2)
+    s2 = load_settings(ROOT / "configs" / "demo.yaml")
+    assert s2.source.gdal_options == {}
+
+
+def test_landsat_provider_config_is_requester_pays_without_secrets() -> None:
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "configs" / "sources" / "earth-search-landsat-c2-l2.yaml").read_text())
+    assert SourceConfig.model_validate(doc).gdal_options == {"AWS_REQUEST_PAYER": "requester"}
+    assert not any("SECRET" in k or "KEY" in k for k in doc.get("gdal_options", {}))
