@@ -38,7 +38,7 @@ def _retry_only_retryable(task: Any, task_run: Any, state: Any) -> bool:
 )  # fmt: skip
 def search_scenes(settings: Settings, start: dt.date, end: dt.date) -> list[SceneRef]:
     """Scenes over the AOI in the period."""
-    return workflow.scenes_for_period(settings, open_source(settings.source), start, end)
+    return workflow.scenes_for_period(settings, open_source(settings.source, settings.data_dir), start, end)
 
 
 @task(
@@ -47,7 +47,9 @@ def search_scenes(settings: Settings, start: dt.date, end: dt.date) -> list[Scen
 )  # fmt: skip
 def process_scene(settings: Settings, scene: SceneRef, bodies: list[WaterBody], force: bool) -> SceneResult:
     """Classify and publish one scene (skipped when already published at this version)."""
-    return workflow.process_scene(settings, open_source(settings.source), scene, bodies, force=force)
+    return workflow.process_scene(
+        settings, open_source(settings.source, settings.data_dir), scene, bodies, force=force
+    )
 
 
 @task(name="publish-run", cache_policy=NO_CACHE)

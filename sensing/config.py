@@ -62,9 +62,23 @@ class AoiConfig(_Model):
 class SourceConfig(_Model):
     """Where scenes come from: a static STAC catalog on disk, or a STAC API."""
 
-    kind: Literal["static-stac", "stac-api"] = "static-stac"
+    kind: Literal["static-stac", "stac-api", "sentinelhub"] = "static-stac"
     catalog: Path | None = Field(default=None, description="static-stac: path of the root catalog.json.")
-    url: str | None = Field(default=None, description="stac-api: the API's landing page URL.")
+    url: str | None = Field(
+        default=None, description="stac-api: landing page; sentinelhub: service base URL."
+    )
+    token_url: str | None = Field(default=None, description="sentinelhub: OAuth2 token endpoint.")
+    monthly_pu_budget: float | None = Field(
+        default=None,
+        gt=0,
+        description="sentinelhub: processing units a calendar month may spend (None: no cap).",
+    )
+    max_retries: int = Field(
+        default=3, ge=0, le=20, description="sentinelhub: attempts on HTTP 429 before failing."
+    )
+    max_request_px: int = Field(
+        default=2500, ge=64, le=2500, description="sentinelhub: largest request side."
+    )
     collection: str | None = Field(default=None, description="Only scenes of this collection.")
     page_size: int = Field(default=100, ge=1, le=10000, description="stac-api: items per search page.")
     timeout_s: float = Field(default=60, gt=0, description="stac-api: timeout of each HTTP request.")
@@ -90,10 +104,13 @@ class SourceConfig(_Model):
     def _location(self) -> SourceConfig:
         if self.kind == "static-stac" and self.catalog is None:
             raise ValueError("a static-stac source needs 'catalog'")
-        if self.kind == "stac-api" and not (self.url or "").startswith(("http://", "https://")):
-            raise ValueError("a stac-api source needs 'url' (http:// or https://)")
-        if self.kind == "stac-api" and not self.collection:
-            raise ValueError("a stac-api source needs 'collection'")
+        remote = self.kind in ("stac-api", "sentinelhub")
+        if remote and not (self.url or "").startswith(("http://", "https://")):
+            raise ValueError(f"a {self.kind} source needs 'url' (http:// or https://)")
+        if remote and not self.collection:
+            raise ValueError(f"a {self.kind} source needs 'collection'")
+        if self.kind == "sentinelhub" and not (self.token_url or "").startswith(("http://", "https://")):
+            raise ValueError("a sentinelhub source needs 'token_url' (http:// or https://)")
         return self
 
 

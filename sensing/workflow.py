@@ -58,11 +58,13 @@ def product_specs(settings: Settings) -> dict[str, ProductSpec]:
 def scenes_for_period(
     settings: Settings, source: SceneSource, start: dt.date, end: dt.date
 ) -> list[SceneRef]:
-    """Scenes over the AOI acquired from ``start`` to ``end``."""
+    """Scenes over the AOI acquired from ``start`` to ``end``; refused when over the source's quota."""
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
     footprint = to_lonlat(box(*settings.aoi.bounds), settings.aoi.crs)
-    return source.search(tuple(footprint.bounds), start, end)
+    scenes = source.search(tuple(footprint.bounds), start, end)
+    source.check_budget(len(scenes), aoi_geobox(settings.aoi), len(BANDS) - len(OPTIONAL_BANDS) + 1)
+    return scenes
 
 
 def _published(layout: OutputLayout, settings: Settings, scene: SceneRef) -> bool:

@@ -37,23 +37,26 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def file_server(folder: Path) -> Iterator[str]:
-    """Serve ``folder`` over HTTP (Starlette's StaticFiles answers Range requests); yield the base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(Starlette(routes=[]), host="127.0.0.1", port=port, log_level="warning")
-    )
-    server.config.app.mount("/", StaticFiles(directory=folder))
+def serve_asgi(app: object, port: int | None = None) -> Iterator[str]:
+    """Run an ASGI app with uvicorn in a thread on 127.0.0.1; yield its base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    base = f"http://127.0.0.1:{port}"
     while not server.started:
         time.sleep(0.05)
     try:
-        yield base
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def file_server(folder: Path) -> contextlib.AbstractContextManager[str]:
+    """Serve ``folder`` over HTTP (Starlette's StaticFiles answers Range requests); yield the base URL."""
+    app = Starlette(routes=[])
+    app.mount("/", StaticFiles(directory=folder))
+    return serve_asgi(app)
 
 
 def publish_over_http(catalog: Path, base_url: str, out: Path) -> tuple[Path, Path]:
@@ -185,13 +188,5 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
     """Start a FaultProxy for ``upstream`` on a free loopback port."""
     proxy = FaultProxy(upstream)
     proxy.port = free_port()
-    server = uvicorn.Server(uvicorn.Config(proxy, host="127.0.0.1", port=proxy.port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
+    with serve_asgi(proxy, proxy.port):
         yield proxy
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -39,6 +39,10 @@ class SceneSource(Protocol):
         """
         ...
 
+    def check_budget(self, scenes: int, geobox: GeoBox, n_bands: int) -> None:
+        """Raise FatalError when fetching ``scenes`` scenes would exceed the source's quota."""
+        ...
+
     def explain_failure(self, scene: SceneRef, bands: list[str]) -> str | None:
         """After a failed read: which asset (file, band) is broken and why, or None if all read fine."""
         ...

@@ -61,9 +61,16 @@ def _band_names(asset: pystac.Asset) -> list[str]:
     return [b.get("common_name") or b.get("name") for b in asset.extra_fields.get("eo:bands") or []]
 
 
+def _asset_with(item: pystac.Item, key: str) -> pystac.Asset | None:
+    """The asset named ``key``, or the asset holding a band (common) named ``key``."""
+    if key in item.assets:
+        return item.assets[key]
+    return next((a for a in item.assets.values() if key in _band_names(a)), None)
+
+
 def _has_band(item: pystac.Item, key: str) -> bool:
     """Whether ``key`` is an asset of the item or a (common) band name inside one of its assets."""
-    return key in item.assets or any(key in _band_names(a) for a in item.assets.values())
+    return _asset_with(item, key) is not None
 
 
 def _scene_ref(item: pystac.Item) -> SceneRef:
@@ -95,6 +102,23 @@ class _StacItems:
         except Exception as exc:
             raise SceneError(f"{scene.id}: cannot read STAC item {scene.href}: {exc}") from exc
 
+    def check_budget(self, scenes: int, geobox: GeoBox, n_bands: int) -> None:
+        """STAC archives have no per-pixel quota."""
+
+    def _items_for(self, scene: SceneRef, bands: list[str], geobox: GeoBox | None) -> list[pystac.Item]:
+        """The STAC items holding the scene's pixels (one here; one per tile for tiled downloads).
+
+        ``geobox`` None: only what is already at hand, without fetching (for failure diagnosis).
+        """
+        return [self._item(scene)]
+
+    def _band_keys(self, bands: list[str]) -> dict[str, str]:
+        """Asset key or band name in the items -> common band name."""
+        missing = [b for b in bands if b not in self.config.bands]
+        if missing:
+            raise ConfigError(f"source.bands: no asset configured for band(s) {missing}")
+        return {self.config.bands[b]: b for b in bands}
+
     def load(
         self, scene: SceneRef, bands: list[str], geobox: GeoBox, chunk: int, optional: tuple[str, ...] = ()
     ) -> xr.Dataset:
@@ -102,18 +126,17 @@ class _StacItems:
 
         Bands in ``optional`` are left out when the source or the item does not have them.
         """
-        item = self._item(scene)
-        bands = [b for b in bands if b not in optional or _has_band(item, self.config.bands.get(b, ""))]
-        missing = [b for b in bands if b not in self.config.bands]
-        if missing:
-            raise ConfigError(f"source.bands: no asset configured for band(s) {missing}")
-        assets = {self.config.bands[b]: b for b in bands}
+        bands = [b for b in bands if b not in optional or b in self.config.bands]
+        items = self._items_for(scene, bands, geobox)
+        item = items[0]
+        bands = [b for b in bands if b not in optional or _has_band(item, self.config.bands[b])]
+        assets = self._band_keys(bands)
         absent = sorted(a for a in assets if not _has_band(item, a))
         if absent:
             raise SceneError(f"{scene.id}: item {scene.href} has no asset or band {absent}")
         configure_reads(self.config.gdal_options)
         raw = odc_load(
-            [item],
+            items,
             bands=list(assets),
             geobox=geobox,
             chunks={"x": chunk, "y": chunk},
@@ -121,6 +144,7 @@ class _StacItems:
             # pixels (bilinear 20 m -> 10 m SWIR biased a small pond's area by -8 % on the demo).
             resampling="nearest",
             fail_on_error=True,
+            groupby="solar_day",  # tiles of one acquisition are fused into one mosaic
         )
         raw = raw.isel(time=0).rename({a: b for a, b in assets.items()})
         out = {}
@@ -138,18 +162,19 @@ class _StacItems:
 
     def explain_failure(self, scene: SceneRef, bands: list[str]) -> str | None:
         """Read every block of every asset until one fails; name that file and band."""
-        item = self._item(scene)
-        for band in bands:
-            asset = item.assets.get(self.config.bands.get(band, ""))
-            if asset is None:
-                continue
-            href = asset.get_absolute_href() or asset.href
-            try:
-                with rasterio.Env(**GDAL_READ_OPTIONS), rasterio.open(href) as ds:
-                    for _, window in ds.block_windows(1):
-                        ds.read(1, window=window)
-            except RasterioError as exc:
-                return f"band {band} ({href}): {exc}"
+        keys = {b: self.config.bands[b] for b in bands if b in self.config.bands}
+        for item in self._items_for(scene, list(keys), None):
+            for band, key in keys.items():
+                asset = _asset_with(item, key)
+                if asset is None:
+                    continue
+                href = asset.get_absolute_href() or asset.href
+                try:
+                    with rasterio.Env(**GDAL_READ_OPTIONS), rasterio.open(href) as ds:
+                        for _, window in ds.block_windows(1):
+                            ds.read(window=window)
+                except RasterioError as exc:
+                    return f"band {band} ({href}): {exc}"
         return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,16 @@ def test_landsat_provider_config_is_requester_pays_without_secrets() -> None:
     doc = yaml.safe_load((ROOT / "configs" / "sources" / "earth-search-landsat-c2-l2.yaml").read_text())
     assert SourceConfig.model_validate(doc).gdal_options == {"AWS_REQUEST_PAYER": "requester"}
     assert not any("SECRET" in k or "KEY" in k for k in doc.get("gdal_options", {}))
+
+
+@pytest.mark.parametrize("name", ["sentinelhub-s2-l2a", "cdse-sentinelhub-s2-l2a"])
+def test_sentinelhub_provider_configs(name: str, tmp_path: Path) -> None:
+    import yaml
+
+    from sensing.sources.sentinelhub import SentinelHubSource
+
+    doc = yaml.safe_load((ROOT / "configs" / "sources" / f"{name}.yaml").read_text())
+    config = SourceConfig.model_validate(doc)
+    assert config.max_retries and config.max_request_px <= 2500 and config.monthly_pu_budget
+    assert isinstance(open_source(config, tmp_path), SentinelHubSource)
+    assert "secret" not in json.dumps(doc).lower()  # credentials only come from the environment
