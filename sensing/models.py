@@ -22,6 +22,14 @@ class SceneRef:
     """Archive collection the scene belongs to."""
     cloud_cover: float | None = None
     """Scene-level cloud cover in percent, as the archive reports it."""
+    parts: tuple[tuple[str, str], ...] = ()
+    """(id, href) of every archive item of this acquisition when it spans several tiles or UTM
+    zones; empty when the scene is the single item ``id`` at ``href``."""
+
+    @property
+    def items(self) -> tuple[tuple[str, str], ...]:
+        """(id, href) of every archive item making up the scene."""
+        return self.parts or ((self.id, self.href),)
 
     @property
     def date(self) -> dt.date:

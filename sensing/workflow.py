@@ -76,7 +76,7 @@ def _published(layout: OutputLayout, settings: Settings, scene: SceneRef) -> boo
         item = json.loads(path.read_text())
         props = item["properties"]
         if props.get("sensing:version") != settings.version_key() or props.get("sensing:source_scenes") != [
-            scene.id
+            i for i, _ in scene.items
         ]:
             return False
         if not (path.parent / item["assets"]["data"]["href"]).exists():
@@ -152,6 +152,7 @@ def process_scene(
         bbox_lonlat=list(to_lonlat(box(*geobox.extent.boundingbox), str(geobox.crs)).bounds),
         datetime=scene.datetime,
         scene_id=scene.id,
+        scene_ids=[i for i, _ in scene.items],
         version=version,
         resolution=settings.aoi.resolution,
         cloud_cover=cloud_cover,

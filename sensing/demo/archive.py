@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyproj
 import pystac
 import rasterio
 from pystac.extensions.eo import Band, EOExtension
@@ -48,6 +49,9 @@ FINE_BANDS = ("B02", "B03", "B04", "B08")
 COARSE_BANDS = ("B11", "B12")
 WINDOW = 1024
 NOISE_SIGMA = 0.004
+LANDSCAPE_CRS = "EPSG:32643"
+"""The simulated landscape is defined in UTM 43N metres; grids in other CRSs see it reprojected."""
+MGRS_TILES = {"EPSG:32643": "43TGJ", "EPSG:32644": "44TKN"}
 SCRATCH = {"SCL": ("uint8", 0), "truth": ("uint8", 255)}
 """dtype and nodata of the scratch files that are not uint16 reflectance."""
 
@@ -122,7 +126,10 @@ def _coords(grid: ArchiveGrid, window: Window, factor: int) -> tuple[np.ndarray,
     rows = window.row_off + np.arange(window.height) + 0.5
     x, y = np.meshgrid(grid.west + cols * res, grid.north - rows * res)
     extent = grid.size * grid.resolution
-    return x, y, (x - grid.west) / extent, (grid.north - y) / extent
+    wu, wv = (x - grid.west) / extent, (grid.north - y) / extent
+    if grid.crs != LANDSCAPE_CRS:  # the same world seen from another UTM zone
+        x, y = pyproj.Transformer.from_crs(grid.crs, LANDSCAPE_CRS, always_xy=True).transform(x, y)
+    return x, y, wu, wv
 
 
 def _render_window(
@@ -224,7 +231,8 @@ def _item(acq: Acquisition, grid: ArchiveGrid, cloud_cover: float, item_dir: Pat
     platform = "sentinel-2a" if acq.index % 2 == 0 else "sentinel-2b"
     baseline = baseline_for(acq.date)
     when = dt.datetime.combine(acq.date, dt.time(5, 56, 29), tzinfo=dt.UTC)
-    item_id = f"S2{platform[-1].upper()}_43TGJ_{acq.date:%Y%m%d}_0_L2A"
+    tile = MGRS_TILES.get(grid.crs, f"{grid.crs[-2:]}TXX")
+    item_id = f"S2{platform[-1].upper()}_{tile}_{acq.date:%Y%m%d}_0_L2A"
     footprint = to_lonlat(box(*grid.bounds), grid.crs)
     item = pystac.Item(
         id=item_id,
@@ -236,7 +244,7 @@ def _item(acq: Acquisition, grid: ArchiveGrid, cloud_cover: float, item_dir: Pat
             "constellation": "sentinel-2",
             "instruments": ["msi"],
             "s2:processing_baseline": baseline,
-            "s2:mgrs_tile": "43TGJ",
+            "s2:mgrs_tile": tile,
             "sensing:simulated": True,
         },
     )

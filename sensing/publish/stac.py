@@ -33,7 +33,8 @@ COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 class LayerMetadata(dict[str, Any]):
     """Grid and provenance of one layer: keys ``crs``, ``shape``, ``transform``, ``bbox``,
-    ``geometry`` (lon/lat GeoJSON), ``bbox_lonlat``, ``datetime``, ``scene_id``, ``version``,
+    ``geometry`` (lon/lat GeoJSON), ``bbox_lonlat``, ``datetime``, ``scene_id``, ``scene_ids`` (every
+    archive item of the acquisition), ``version``,
     ``resolution``, ``cloud_cover`` and optional ``properties``."""
 
 
@@ -64,11 +65,11 @@ def build_item(
         "eo:cloud_cover": meta["cloud_cover"],
         "processing:software": {"sensing": __version__},
         "processing:version": meta["version"],
-        "processing:lineage": f"Derived from scene {meta['scene_id']}",
+        "processing:lineage": f"Derived from {', '.join(meta['scene_ids'])}",
         "sensing:product": spec.name,
         "sensing:aoi": aoi,
         "sensing:version": meta["version"],
-        "sensing:source_scenes": [meta["scene_id"]],
+        "sensing:source_scenes": list(meta["scene_ids"]),
         **meta.get("properties", {}),
     }
     return {

@@ -35,7 +35,7 @@ from sensing.publish.locks import file_lock
 from sensing.publish.stac import EXTENSIONS
 from sensing.publish.storage import atomic_path
 from sensing.secrets import redact_secrets_in_logs
-from sensing.sources.stac import CLASS_BANDS, _StacItems
+from sensing.sources.stac import CLASS_BANDS, _StacItems, group_acquisitions
 from sensing.waterbodies import to_lonlat
 
 __all__ = ["CREDENTIAL_VARIABLES", "SentinelHubSource", "evalscript", "processing_units"]
@@ -113,8 +113,8 @@ class SentinelHubSource(_StacItems):
             features = list(results)
         except (DownloadFailedException, OutOfRequestsException) as exc:
             raise RetryableError(f"Sentinel Hub catalog search at {self.config.url} failed: {exc}") from exc
-        refs = {
-            f["id"]: SceneRef(
+        refs = [
+            SceneRef(
                 id=f["id"],
                 datetime=dt.datetime.fromisoformat(f["properties"]["datetime"].replace("Z", "+00:00")),
                 href=f"sentinelhub://{self.config.collection}/{f['id']}",
@@ -122,8 +122,9 @@ class SentinelHubSource(_StacItems):
                 cloud_cover=f["properties"].get("eo:cloud_cover"),
             )
             for f in features
-        }
-        return sorted(refs.values(), key=lambda r: (r.datetime, r.id))
+        ]
+        # The Process API mosaics an acquisition's tiles itself: one scene per day, all its tiles as parts.
+        return group_acquisitions([(r, "") for r in refs])
 
     def _band_keys(self, bands: list[str]) -> dict[str, str]:
         missing = [b for b in bands if b not in self.config.bands]

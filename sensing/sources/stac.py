@@ -28,7 +28,7 @@ from sensing.errors import ConfigError, FatalError, RetryableError, SceneError
 from sensing.models import SceneRef
 from sensing.sources.sentinel2 import l2a_offset
 
-__all__ = ["StacApiSource", "StaticStacSource", "band_scaling"]
+__all__ = ["StacApiSource", "StaticStacSource", "band_scaling", "group_acquisitions"]
 
 CLASS_BANDS = {"scl": "uint8", "qa_pixel": "uint16"}
 """Bands of classes or bit flags, loaded as integers, never scaled."""
@@ -73,6 +73,33 @@ def _has_band(item: pystac.Item, key: str) -> bool:
     return _asset_with(item, key) is not None
 
 
+def group_acquisitions(refs: list[tuple[SceneRef, str]]) -> list[SceneRef]:
+    """One SceneRef per acquisition: items of one collection, platform and day (adjacent tiles, or
+    the same pass in two UTM zones) become the parts of a single scene. Oldest first."""
+    groups: dict[tuple[str, str, dt.date], list[SceneRef]] = {}
+    for ref, platform in refs:
+        groups.setdefault((ref.collection, platform, ref.date), []).append(ref)
+    scenes = []
+    for members in groups.values():
+        members.sort(key=lambda r: r.id)
+        first = members[0]
+        if len(members) == 1:
+            scenes.append(first)
+            continue
+        covers = [m.cloud_cover for m in members if m.cloud_cover is not None]
+        scenes.append(
+            SceneRef(
+                id=first.id, datetime=first.datetime, href=first.href, collection=first.collection,
+                cloud_cover=max(covers) if covers else None, parts=tuple((m.id, m.href) for m in members),
+            )
+        )  # fmt: skip
+    return sorted(scenes, key=lambda r: (r.datetime, r.id))
+
+
+def _platform(item: pystac.Item) -> str:
+    return str(item.properties.get("platform", ""))
+
+
 def _scene_ref(item: pystac.Item) -> SceneRef:
     when = item.datetime or dt.datetime.fromisoformat(str(item.properties["start_datetime"]))
     return SceneRef(
@@ -96,21 +123,21 @@ class _StacItems:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.config = state["config"]  # type: ignore[assignment]
 
-    def _item(self, scene: SceneRef) -> pystac.Item:
+    def _item(self, scene: SceneRef, href: str) -> pystac.Item:
         try:
-            return pystac.Item.from_file(scene.href)
+            return pystac.Item.from_file(href)
         except Exception as exc:
-            raise SceneError(f"{scene.id}: cannot read STAC item {scene.href}: {exc}") from exc
+            raise SceneError(f"{scene.id}: cannot read STAC item {href}: {exc}") from exc
 
     def check_budget(self, scenes: int, geobox: GeoBox, n_bands: int) -> None:
         """STAC archives have no per-pixel quota."""
 
     def _items_for(self, scene: SceneRef, bands: list[str], geobox: GeoBox | None) -> list[pystac.Item]:
-        """The STAC items holding the scene's pixels (one here; one per tile for tiled downloads).
+        """The STAC items holding the scene's pixels (one per tile or UTM zone of the acquisition).
 
         ``geobox`` None: only what is already at hand, without fetching (for failure diagnosis).
         """
-        return [self._item(scene)]
+        return [self._item(scene, href) for _, href in scene.items]
 
     def _band_keys(self, bands: list[str]) -> dict[str, str]:
         """Asset key or band name in the items -> common band name."""
@@ -193,7 +220,7 @@ class StaticStacSource(_StacItems):
     ) -> list[SceneRef]:
         """Items of the configured collection that intersect the box within the dates, oldest first."""
         area = box(*bbox_lonlat)
-        refs = []
+        refs: list[tuple[SceneRef, str]] = []
         for item in self._catalog.get_items(recursive=True):
             if self.config.collection and item.collection_id != self.config.collection:
                 continue
@@ -204,8 +231,8 @@ class StaticStacSource(_StacItems):
                 continue
             if ref.cloud_cover is not None and ref.cloud_cover > self.config.max_cloud_cover:
                 continue
-            refs.append(ref)
-        return sorted(refs, key=lambda r: (r.datetime, r.id))
+            refs.append((ref, _platform(item)))
+        return group_acquisitions(refs)
 
 
 MAX_RETRY_AFTER_S = 60.0
@@ -266,11 +293,11 @@ class StacApiSource(_StacItems):
             limit=self.config.page_size,
             **extra,  # type: ignore[arg-type]
         )
-        refs = [
-            _scene_ref(pystac.Item.from_dict(f)) for page in self._pages(search) for f in page["features"]
-        ]
-        refs = [r for r in refs if r.cloud_cover is None or r.cloud_cover <= limit]
-        return sorted(refs, key=lambda r: (r.datetime, r.id))
+        items = [pystac.Item.from_dict(f) for page in self._pages(search) for f in page["features"]]
+        refs = [(_scene_ref(i), _platform(i)) for i in items]
+        return group_acquisitions(
+            [(r, p) for r, p in refs if r.cloud_cover is None or r.cloud_cover <= limit]
+        )
 
     def _pages(self, search: Any) -> Iterator[dict[str, Any]]:
         """Search result pages; a page whose next link repeats an earlier one ends in a FatalError."""
