@@ -17,6 +17,7 @@ import dask.array as da
 import numpy as np
 from shapely.geometry import box, mapping
 
+from sensing.compute.clouds import S2CLOUDLESS_BANDS
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.indices import compute_index
 from sensing.compute.masks import scene_masks
@@ -45,9 +46,11 @@ from sensing.waterbodies import WaterBody, to_lonlat
 
 __all__ = ["process_scene", "product_specs", "publish_run", "scenes_for_period"]
 
-BANDS = ["green", "red", "nir", "swir16", "scl", "qa_pixel"]
-OPTIONAL_BANDS = ("scl", "qa_pixel")
-"""Mask layers: whichever the scene has (SCL for Sentinel-2, QA_PIXEL for Landsat) is used."""
+REQUIRED_BANDS = ["green", "red", "nir", "swir16"]
+OPTIONAL_BANDS = ("scl", "qa_pixel", *(b for b in S2CLOUDLESS_BANDS if b not in REQUIRED_BANDS))
+"""Mask inputs, loaded where the source has them: SCL (Sentinel-2 L2A), QA_PIXEL (Landsat), or the
+s2cloudless model bands (Sentinel-2 L1C); see sensing.compute.masks.scene_masks."""
+BANDS = [*REQUIRED_BANDS, *OPTIONAL_BANDS]
 
 
 def product_specs(settings: Settings) -> dict[str, ProductSpec]:
@@ -63,7 +66,7 @@ def scenes_for_period(
         raise ValueError(f"start {start} is after end {end}")
     footprint = to_lonlat(box(*settings.aoi.bounds), settings.aoi.crs)
     scenes = source.search(tuple(footprint.bounds), start, end)
-    source.check_budget(len(scenes), aoi_geobox(settings.aoi), len(BANDS) - len(OPTIONAL_BANDS) + 1)
+    source.check_budget(len(scenes), aoi_geobox(settings.aoi), len(REQUIRED_BANDS) + 1)
     return scenes
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import xarray as xr
 
+from sensing.compute.clouds import S2CLOUDLESS_BANDS, s2cloudless_mask
+
 __all__ = ["QA_PIXEL_BITS", "SCL", "nodata_only", "qa_pixel_masks", "scene_masks", "scl_masks"]
 
 SCL = {
@@ -51,9 +53,13 @@ def qa_pixel_masks(qa: xr.DataArray) -> xr.Dataset:
 
 
 def scene_masks(ds: xr.Dataset) -> tuple[xr.Dataset, str]:
-    """The best masks a scene offers, and which: ``scl``, ``qa_pixel`` or ``none`` (nodata only)."""
+    """The best masks a scene offers, and which: ``scl``, ``qa_pixel``, ``s2cloudless`` (Sentinel-2
+    TOA with its ten model bands) or ``none`` (nodata only, clouds unmasked)."""
     if "scl" in ds:
         return scl_masks(ds["scl"]), "scl"
     if "qa_pixel" in ds:
         return qa_pixel_masks(ds["qa_pixel"]), "qa_pixel"
-    return nodata_only(ds), "none"
+    masks = nodata_only(ds)
+    if all(b in ds for b in S2CLOUDLESS_BANDS):
+        return masks.assign(cloud=s2cloudless_mask(ds)), "s2cloudless"
+    return masks, "none"

@@ -33,18 +33,10 @@ __all__ = [
 
 LOCAL_COLLECTION = "local-scenes"
 COMMON_BANDS = (
-    "coastal",
-    "blue",
-    "green",
-    "red",
-    "rededge",
-    "nir",
-    "nir08",
-    "swir16",
-    "swir22",
-    "scl",
-    "qa_pixel",
-)
+    "coastal", "blue", "green", "red", "rededge1", "rededge2", "rededge3", "nir", "nir08", "nir09", "cirrus",
+    "swir16", "swir22", "scl", "qa_pixel",
+)  # fmt: skip
+"""Band names an analyst's band map may use (STAC eo common names; red edges and B09 numbered)."""
 LANDSAT_BANDS = {
     "LANDSAT_8": {"coastal": 1, "blue": 2, "green": 3, "red": 4, "nir": 5, "swir16": 6, "swir22": 7},
     "LANDSAT_9": {"coastal": 1, "blue": 2, "green": 3, "red": 4, "nir": 5, "swir16": 6, "swir22": 7},
