@@ -53,6 +53,6 @@ def process_scene(settings: Settings, scene: SceneRef, bodies: list[WaterBody], 
 
 
 @task(name="publish-run", cache_policy=NO_CACHE)
-def publish_run(settings: Settings, results: list[SceneResult]) -> dict[str, Any]:
+def publish_run(settings: Settings, results: list[SceneResult]) -> None:
     """Collections, water-area table and tile metadata for the run's results."""
-    return workflow.publish_run(settings, results)
+    workflow.publish_run(settings, results)

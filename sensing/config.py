@@ -23,6 +23,7 @@ __all__ = [
     "DaskConfig",
     "DemoConfig",
     "IndexScale",
+    "MaskConfig",
     "NightlyConfig",
     "QualityConfig",
     "Settings",
@@ -127,6 +128,17 @@ class WaterConfig(_Model):
     )
 
 
+class MaskConfig(_Model):
+    """Cloud and shadow masking."""
+
+    cloud_dilation_px: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="Grow cloud/shadow masks by this many pixels (edges that SCL misses).",
+    )
+
+
 class QualityConfig(_Model):
     """Thresholds of the per-water-body quality flag."""
 
@@ -181,6 +193,7 @@ class Settings(_Model):
     source: SourceConfig
     products: tuple[str, ...] = PRODUCTS
     water: WaterConfig = WaterConfig()
+    masks: MaskConfig = MaskConfig()
     quality: QualityConfig = QualityConfig()
     indices: dict[str, IndexScale] = Field(default_factory=lambda: {k: IndexScale() for k in INDEX_PRODUCTS})
     dask: DaskConfig = DaskConfig()
@@ -213,6 +226,7 @@ class Settings(_Model):
             "algorithm": ALGORITHM_VERSION,
             "aoi": self.aoi.model_dump(mode="json"),
             "water": self.water.model_dump(mode="json"),
+            "masks": self.masks.model_dump(mode="json"),
             "quality": self.quality.model_dump(mode="json"),
             "indices": {k: v.model_dump(mode="json") for k, v in sorted(self.indices.items())},
             "bands": self.source.bands,

@@ -7,20 +7,19 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import dask.array as da
 import numpy as np
+from odc.geo.geobox import GeoBox
 from shapely.geometry import box, mapping
 
 from sensing.compute.clouds import S2CLOUDLESS_BANDS
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.indices import compute_index
-from sensing.compute.masks import scene_masks
+from sensing.compute.masks import dilate, scene_masks
 from sensing.compute.water import (
     CLASS_CLOUD,
     CLASS_NODATA,
@@ -33,7 +32,7 @@ from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_ra
 from sensing.config import INDEX_PRODUCTS, Settings
 from sensing.errors import SceneError
 from sensing.grid import aoi_geobox, pixel_area_m2
-from sensing.models import LayerRef, SceneRef, SceneResult, WaterBodyArea
+from sensing.models import LayerRef, SceneRef, SceneResult
 from sensing.products import ProductSpec, product_spec
 from sensing.publish.cog import write_cogs
 from sensing.publish.layout import OutputLayout
@@ -118,6 +117,7 @@ def process_scene(
     chunk = settings.dask.chunk
     ds = source.load(scene, BANDS, geobox, chunk, optional=OPTIONAL_BANDS)
     masks, mask_source = scene_masks(ds)
+    masks["cloud"] = dilate(masks["cloud"], settings.masks.cloud_dilation_px)
     indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, settings.water.index}}
     snow = snow_ice(ds, indices["mndwi"], masks["snow"], settings.water)
     water_index = indices[settings.water.index]
@@ -141,31 +141,17 @@ def process_scene(
     observed = int(class_counts.sum() - class_counts[CLASS_NODATA])
     if observed == 0:
         raise SceneError(f"{scene.id}: no valid pixel over AOI {settings.aoi.id}")
-    cloud_cover = round(100.0 * class_counts[CLASS_CLOUD] / observed, 2)
     areas = areas_from_counts(
         np.asarray(zone_counts), bodies, pixel_area_m2(geobox), scene.date, settings.quality,
         scene_id=scene.id, method=choice.method, threshold=round(choice.value, 4),
     )  # fmt: skip
-    meta = LayerMetadata(
-        crs=str(geobox.crs),
-        shape=geobox.shape.yx,
-        transform=list(geobox.affine)[:6],
-        bbox=list(geobox.extent.boundingbox),
-        geometry=mapping(to_lonlat(box(*geobox.extent.boundingbox), str(geobox.crs))),
-        bbox_lonlat=list(to_lonlat(box(*geobox.extent.boundingbox), str(geobox.crs)).bounds),
-        datetime=scene.datetime,
-        scene_id=scene.id,
-        scene_ids=[i for i, _ in scene.items],
-        version=version,
-        resolution=settings.aoi.resolution,
-        cloud_cover=cloud_cover,
-        properties={
-            "sensing:cloud_mask": mask_source,
-            "sensing:water_method": choice.method,
-            "sensing:water_threshold": round(choice.value, 4),
-            "sensing:water_index": settings.water.index,
-        },
-    )
+    meta = _layer_metadata(settings, geobox, scene, round(100.0 * class_counts[CLASS_CLOUD] / observed, 2))
+    meta["properties"] = {
+        "sensing:cloud_mask": mask_source,
+        "sensing:water_method": choice.method,
+        "sensing:water_threshold": round(choice.value, 4),
+        "sensing:water_index": settings.water.index,
+    }
     refs = []
     for (_, path, _), (name, spec) in zip(layers, specs.items(), strict=True):
         write_item(build_item(spec, layout, settings.aoi.id, path, meta), layout)
@@ -173,7 +159,26 @@ def process_scene(
     return SceneResult(scene.id, scene.date, "processed", layers=tuple(refs), areas=tuple(areas))
 
 
-def publish_run(settings: Settings, results: list[SceneResult]) -> dict[str, Any]:
+def _layer_metadata(settings: Settings, geobox: GeoBox, scene: SceneRef, cloud_cover: float) -> LayerMetadata:
+    """Grid and provenance shared by every layer of one scene."""
+    footprint = to_lonlat(box(*geobox.extent.boundingbox), str(geobox.crs))
+    return LayerMetadata(
+        crs=str(geobox.crs),
+        shape=geobox.shape.yx,
+        transform=list(geobox.affine)[:6],
+        bbox=list(geobox.extent.boundingbox),
+        geometry=mapping(footprint),
+        bbox_lonlat=list(footprint.bounds),
+        datetime=scene.datetime,
+        scene_id=scene.id,
+        scene_ids=[i for i, _ in scene.items],
+        version=settings.version_key(),
+        resolution=settings.aoi.resolution,
+        cloud_cover=cloud_cover,
+    )
+
+
+def publish_run(settings: Settings, results: list[SceneResult]) -> None:
     """After the scenes: collections and root catalog, water-area table, then tile metadata.
 
     Serialised by a file lock so concurrent runs never interleave their catalog updates.
@@ -182,10 +187,8 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> dict[str, Any
     specs = product_specs(settings)
     with file_lock(layout.lock):
         write_collections(layout, specs)
-        areas: list[WaterBodyArea] = [a for r in results for a in r.areas]
-        table_changed = upsert_water_areas(layout.water_areas, areas)
+        upsert_water_areas(layout.water_areas, [a for r in results for a in r.areas])
         write_layer_index(layout, specs)
-    return {"table_changed": table_changed, "areas": [dataclasses.asdict(a) for a in areas]}
 
 
 def write_layer_index(layout: OutputLayout, specs: dict[str, ProductSpec]) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dask.array as da
+import numpy as np
 import xarray as xr
+from scipy.ndimage import binary_dilation
+from skimage.morphology import disk
 
 from sensing.compute.clouds import S2CLOUDLESS_BANDS, s2cloudless_mask
 
-__all__ = ["QA_PIXEL_BITS", "SCL", "nodata_only", "qa_pixel_masks", "scene_masks", "scl_masks"]
+__all__ = ["QA_PIXEL_BITS", "SCL", "dilate", "nodata_only", "qa_pixel_masks", "scene_masks", "scl_masks"]
 
 SCL = {
     "nodata": (0,),
@@ -63,3 +67,16 @@ def scene_masks(ds: xr.Dataset) -> tuple[xr.Dataset, str]:
     if all(b in ds for b in S2CLOUDLESS_BANDS):
         return masks.assign(cloud=s2cloudless_mask(ds)), "s2cloudless"
     return masks, "none"
+
+
+def dilate(mask: xr.DataArray, pixels: int) -> xr.DataArray:
+    """Grow a boolean mask by a disk of radius ``pixels``; chunk-exact (blocks overlap by the radius)."""
+    if pixels <= 0:
+        return mask
+    footprint = disk(pixels).astype(bool)
+
+    def block(values: np.ndarray) -> np.ndarray:
+        return binary_dilation(values, structure=footprint)
+
+    grown = da.map_overlap(block, mask.data, depth=pixels, boundary=False, dtype=bool)
+    return mask.copy(data=grown)

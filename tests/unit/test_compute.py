@@ -143,3 +143,17 @@ def test_qa_pixel_bits() -> None:
     assert masks["nodata"].values.tolist() == [[True] + [False] * 7]
     assert masks["cloud"].values.tolist() == [[False, False, True, True, True, True, False, False]]
     assert masks["snow"].values.tolist() == [[False] * 6 + [True, False]]
+
+
+def test_dilation_grows_masks_identically_in_any_chunking() -> None:
+    from sensing.compute.masks import dilate
+
+    rng = np.random.default_rng(5)
+    mask = rng.random((90, 70)) > 0.985
+    whole = dilate(xr.DataArray(da.from_array(mask, chunks=-1), dims=("y", "x")), 3).values
+    assert whole.sum() > 10 * mask.sum() and whole[mask].all()
+    for chunk in (8, 25, 64):
+        chunked = dilate(xr.DataArray(da.from_array(mask, chunks=chunk), dims=("y", "x")), 3).values
+        np.testing.assert_array_equal(chunked, whole)
+    untouched = xr.DataArray(mask, dims=("y", "x"))
+    assert dilate(untouched, 0) is untouched
