@@ -83,6 +83,9 @@ class SourceConfig(_Model):
     collection: str | None = Field(default=None, description="Only scenes of this collection.")
     page_size: int = Field(default=100, ge=1, le=10000, description="stac-api: items per search page.")
     timeout_s: float = Field(default=60, gt=0, description="stac-api: timeout of each HTTP request.")
+    sign: Literal["planetary-computer"] | None = Field(
+        default=None, description="stac-api: sign asset URLs (needs the planetary-computer package)."
+    )
     gdal_options: dict[str, str] = Field(
         default_factory=dict,
         description="GDAL settings for this provider's assets (e.g. AWS_REQUEST_PAYER); never secrets.",

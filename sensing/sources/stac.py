@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -26,7 +26,7 @@ from sensing.cluster import GDAL_READ_OPTIONS, configure_reads
 from sensing.config import SourceConfig
 from sensing.errors import ConfigError, FatalError, RetryableError, SceneError
 from sensing.models import SceneRef
-from sensing.sources.sentinel2 import l2a_offset
+from sensing.sources.sentinel2 import is_sentinel2_l2a, l2a_offset
 
 __all__ = ["StacApiSource", "StaticStacSource", "band_scaling", "group_acquisitions"]
 
@@ -39,11 +39,11 @@ LANDSAT_C2_L2 = (0.0000275, -0.2)
 def band_scaling(item: pystac.Item, band: str, date: dt.date) -> tuple[float, float]:
     """``reflectance = DN * scale + offset`` for an asset key or a common band name of ``item``.
 
-    Sentinel-2 L2A items (those with ``s2:processing_baseline``) follow their baseline; other items
+    Sentinel-2 L2A items follow their processing baseline (never "offset applied" flags); other items
     follow their ``raster:bands`` scale and offset; Landsat Collection 2 Level-2 items without them
     get the USGS scaling; anything else is taken as reflectance already (1 and 0).
     """
-    if "s2:processing_baseline" in item.properties:
+    if is_sentinel2_l2a(item.properties, item.collection_id):
         return l2a_offset(item.properties, date)
     for key, asset in item.assets.items():
         raster = asset.extra_fields.get("raster:bands") or []
@@ -261,10 +261,27 @@ def _retry_policy() -> Retry:
 class StacApiSource(_StacItems):
     """Scenes found by a STAC API item search (pystac-client: paging, bounded retries, timeouts)."""
 
+    def _signer(self) -> Callable[[Any], Any] | None:
+        """Planetary Computer's URL signing (short-lived SAS tokens), when configured."""
+        if self.config.sign != "planetary-computer":
+            return None
+        try:
+            import planetary_computer
+        except ImportError as exc:
+            raise ConfigError(
+                "source.sign: planetary-computer signing needs `pip install planetary-computer`"
+            ) from exc
+        return planetary_computer.sign_inplace
+
+    def _item(self, scene: SceneRef, href: str) -> pystac.Item:
+        item = super()._item(scene, href)
+        signer = self._signer()
+        return signer(item) if signer else item
+
     def _client(self) -> Client:
         io = StacApiIO(max_retries=_retry_policy(), timeout=self.config.timeout_s)
         try:
-            return Client.open(str(self.config.url), stac_io=io)
+            return Client.open(str(self.config.url), stac_io=io, modifier=self._signer())
         except APIError as exc:
             raise RetryableError(f"source.url: STAC API {self.config.url} answered: {exc}") from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -43,7 +44,6 @@ def test_each_kind_requires_its_location() -> None:
 
 
 def test_landsat_scaling_from_raster_bands_or_the_usgs_rule() -> None:
-    import datetime as dt
 
     import pystac
 
@@ -87,3 +87,20 @@ def test_sentinelhub_provider_configs(name: str, tmp_path: Path) -> None:
     assert config.max_retries and config.max_request_px <= 2500 and config.monthly_pu_budget
     assert isinstance(open_source(config, tmp_path), SentinelHubSource)
     assert "secret" not in json.dumps(doc).lower()  # credentials only come from the environment
+
+
+def test_planetary_computer_signing_needs_its_package() -> None:
+    import importlib.util
+
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "configs" / "sources" / "planetary-computer-s2-l2a.yaml").read_text())
+    source = open_source(SourceConfig.model_validate(doc))
+    assert isinstance(source, StacApiSource)
+    if importlib.util.find_spec("planetary_computer") is None:
+        with pytest.raises(ConfigError, match=r"source\.sign.*pip install planetary-computer"):
+            source.search(
+                (77.0, 43.8, 77.2, 43.9),
+                __import__("datetime").date(2024, 7, 1),
+                __import__("datetime").date(2024, 7, 2),
+            )
