@@ -16,7 +16,7 @@ import numpy as np
 from odc.geo.geobox import GeoBox
 from shapely.geometry import box, mapping
 
-from sensing.compute.clouds import S2CLOUDLESS_BANDS
+from sensing.compute.clouds import S2CLOUDLESS_BANDS, SPECTRAL_TEST_BANDS
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.indices import compute_index
 from sensing.compute.masks import dilate, scene_masks
@@ -46,9 +46,14 @@ from sensing.waterbodies import WaterBody, to_lonlat
 __all__ = ["process_scene", "product_specs", "publish_run", "scenes_for_period"]
 
 REQUIRED_BANDS = ["green", "red", "nir", "swir16"]
-OPTIONAL_BANDS = ("scl", "qa_pixel", *(b for b in S2CLOUDLESS_BANDS if b not in REQUIRED_BANDS))
-"""Mask inputs, loaded where the source has them: SCL (Sentinel-2 L2A), QA_PIXEL (Landsat), or the
-s2cloudless model bands (Sentinel-2 L1C); see sensing.compute.masks.scene_masks."""
+OPTIONAL_BANDS = tuple(
+    b
+    for b in dict.fromkeys(("scl", "qa_pixel", *S2CLOUDLESS_BANDS, *SPECTRAL_TEST_BANDS))
+    if b not in REQUIRED_BANDS
+)
+"""Mask inputs, loaded where the source has them: SCL (Sentinel-2 L2A), QA_PIXEL (Landsat), the
+s2cloudless model bands (Sentinel-2 L1C) or six reflective bands for spectral tests; see
+sensing.compute.masks.scene_masks."""
 BANDS = [*REQUIRED_BANDS, *OPTIONAL_BANDS]
 
 

@@ -14,7 +14,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from s2cloudless import S2PixelCloudDetector
 
-__all__ = ["S2CLOUDLESS_BANDS", "s2cloudless_mask"]
+__all__ = ["S2CLOUDLESS_BANDS", "SPECTRAL_TEST_BANDS", "s2cloudless_mask", "spectral_cloud_masks"]
 
 S2CLOUDLESS_BANDS = (
     "coastal",
@@ -58,3 +58,24 @@ def s2cloudless_mask(reflectance: xr.Dataset, threshold: float = 0.4) -> xr.Data
         threshold=threshold, meta=np.array((), dtype=bool),
     )  # fmt: skip
     return xr.DataArray(mask, coords=template.coords, dims=template.dims, name="cloud")
+
+
+SPECTRAL_TEST_BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
+
+
+def spectral_cloud_masks(r: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+    """Cloud and shadow from reflectance alone: Fmask's potential-cloud tests (Zhu & Woodcock 2012:
+    basic, whiteness, haze-optimised transform, NIR/SWIR1) and a dark, non-water shadow test.
+
+    For scenes with no mask layer and no model bands. Without thermal data, bright salt crusts pass
+    the cloud tests too: prefer SCL, QA_PIXEL or s2cloudless where they exist.
+    """
+    visible = (r["blue"] + r["green"] + r["red"]) / 3
+    whiteness = (abs(r["blue"] - visible) + abs(r["green"] - visible) + abs(r["red"] - visible)) / visible
+    ndsi = (r["green"] - r["swir16"]) / (r["green"] + r["swir16"])
+    ndvi = (r["nir"] - r["red"]) / (r["nir"] + r["red"])
+    basic = (r["swir22"] > 0.03) & (ndsi < 0.8) & (ndvi < 0.8)
+    hot = r["blue"] - 0.5 * r["red"] - 0.08 > 0
+    cloud = basic & (whiteness < 0.7) & hot & (r["nir"] / r["swir16"] > 0.75) & (visible > 0.2)
+    shadow = (r["nir"] < 0.08) & (r["swir16"] < 0.08) & (ndsi < 0) & ~cloud
+    return cloud.fillna(False).astype(bool), shadow.fillna(False).astype(bool)

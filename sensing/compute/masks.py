@@ -8,7 +8,12 @@ import xarray as xr
 from scipy.ndimage import binary_dilation
 from skimage.morphology import disk
 
-from sensing.compute.clouds import S2CLOUDLESS_BANDS, s2cloudless_mask
+from sensing.compute.clouds import (
+    S2CLOUDLESS_BANDS,
+    SPECTRAL_TEST_BANDS,
+    s2cloudless_mask,
+    spectral_cloud_masks,
+)
 
 __all__ = ["QA_PIXEL_BITS", "SCL", "dilate", "nodata_only", "qa_pixel_masks", "scene_masks", "scl_masks"]
 
@@ -58,7 +63,8 @@ def qa_pixel_masks(qa: xr.DataArray) -> xr.Dataset:
 
 def scene_masks(ds: xr.Dataset) -> tuple[xr.Dataset, str]:
     """The best masks a scene offers, and which: ``scl``, ``qa_pixel``, ``s2cloudless`` (Sentinel-2
-    TOA with its ten model bands) or ``none`` (nodata only, clouds unmasked)."""
+    TOA with its ten model bands), ``spectral`` (Fmask-style tests on six reflective bands) or
+    ``none`` (nodata only, clouds unmasked)."""
     if "scl" in ds:
         return scl_masks(ds["scl"]), "scl"
     if "qa_pixel" in ds:
@@ -66,6 +72,9 @@ def scene_masks(ds: xr.Dataset) -> tuple[xr.Dataset, str]:
     masks = nodata_only(ds)
     if all(b in ds for b in S2CLOUDLESS_BANDS):
         return masks.assign(cloud=s2cloudless_mask(ds)), "s2cloudless"
+    if all(b in ds for b in SPECTRAL_TEST_BANDS):
+        cloud, shadow = spectral_cloud_masks(ds)
+        return masks.assign(cloud=cloud | shadow), "spectral"
     return masks, "none"
 
 

@@ -70,3 +70,44 @@ def test_l1c_scenes_registered_by_analysts_get_s2cloudless_masks(tmp_path: Path)
     # eo-learn's CLM (s2cloudless run by Sentinel Hub) calls 07-31 and 08-20 fully cloudy, the others clear.
     assert cloud["2015-07-31"] > 0.9 and cloud["2015-08-20"] > 0.9
     assert max(cloud["2015-07-11"], cloud["2015-08-30"], cloud["2015-09-09"]) < 0.05
+
+
+PORTO = FOLDER.parents[1] / "tables" / "landsat8_sr_samples_porto_water_vegetation_urban.csv"
+
+
+def test_spectral_tests_leave_real_water_vegetation_and_urban_pixels_clear() -> None:
+    import pandas as pd
+
+    from sensing.compute.clouds import spectral_cloud_masks
+
+    table = pd.read_csv(PORTO)
+    names = {
+        "blue": "SR_B2",
+        "green": "SR_B3",
+        "red": "SR_B4",
+        "nir": "SR_B5",
+        "swir16": "SR_B6",
+        "swir22": "SR_B7",
+    }
+    ds = xr.Dataset({b: ("sample", table[c].to_numpy("float32")) for b, c in names.items()})
+    cloud, shadow = spectral_cloud_masks(ds)
+    assert not cloud.values.any()
+    assert not shadow.values[table["class"] == "Water"].any()
+
+
+def test_spectral_tests_find_the_clouds_that_scl_flags(demo_root: Path) -> None:
+    from sensing.compute.clouds import SPECTRAL_TEST_BANDS, spectral_cloud_masks
+    from sensing.config import load_settings
+    from sensing.grid import aoi_geobox
+
+    settings = load_settings(demo_root / "config.yaml")
+    source = StaticStacSource(settings.source)
+    scene = source.search((76, 43, 79, 45), dt.date(2022, 5, 20), dt.date(2022, 5, 20))[0]
+    ds = source.load(scene, [*SPECTRAL_TEST_BANDS, "scl"], aoi_geobox(settings.aoi), 512).compute()
+    cloud, _ = spectral_cloud_masks(ds)
+    scl = ds["scl"].values
+    thick = np.isin(scl, (8, 9))
+    assert thick.mean() > 0.3
+    assert cloud.values[thick].mean() > 0.8  # the clouds SCL calls medium or high probability
+    clear = np.isin(scl, (4, 5, 6))
+    assert cloud.values[clear].mean() < 0.05  # salt crust is the main false alarm (no thermal band)

@@ -157,3 +157,17 @@ def test_dilation_grows_masks_identically_in_any_chunking() -> None:
         np.testing.assert_array_equal(chunked, whole)
     untouched = xr.DataArray(mask, dims=("y", "x"))
     assert dilate(untouched, 0) is untouched
+
+
+def test_scene_masks_pick_the_best_available_source() -> None:
+    from sensing.compute.clouds import SPECTRAL_TEST_BANDS
+    from sensing.compute.masks import scene_masks
+
+    cloud = [0.50, 0.48, 0.47, 0.52, 0.40, 0.30]  # blue green red nir swir16 swir22
+    water = [0.055, 0.045, 0.025, 0.012, 0.006, 0.004]
+    bands = {b: _da([[c, w]]) for b, c, w in zip(SPECTRAL_TEST_BANDS, cloud, water, strict=True)}
+    masks, kind = scene_masks(xr.Dataset(bands))
+    assert kind == "spectral" and masks["cloud"].values.tolist() == [[True, False]]
+    scl = xr.DataArray(np.array([[4, 9]], dtype="uint8"), dims=("y", "x"))
+    assert scene_masks(xr.Dataset({**bands, "scl": scl}))[1] == "scl"
+    assert scene_masks(xr.Dataset({"green": bands["green"]}))[1] == "none"
