@@ -110,6 +110,7 @@ class FaultProxy:
     """
 
     def __init__(self, upstream: str) -> None:
+        self.port = free_port()
         self.upstream = upstream.rstrip("/")
         self.faults: list[tuple[str, tuple[object, ...]]] = []
         self.requests: list[str] = []
@@ -180,13 +181,10 @@ class FaultProxy:
             raise ConnectionResetError("injected reset mid-body")
         await send({"type": "http.response.body", "body": content})
 
-    port = 0
-
 
 @contextlib.contextmanager
 def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
     """Start a FaultProxy for ``upstream`` on a free loopback port."""
     proxy = FaultProxy(upstream)
-    proxy.port = free_port()
     with serve_asgi(proxy, proxy.port):
         yield proxy

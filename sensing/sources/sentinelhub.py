@@ -62,7 +62,11 @@ def processing_units(width: int, height: int, n_bands: int) -> float:
 
 
 class SentinelHubSource(_StacItems):
-    """Scenes from Sentinel Hub. Picklable; the cache folder is shared by all processes."""
+    """Scenes from Sentinel Hub. Picklable; the cache folder is shared by all processes.
+
+    Unlike the STAC sources, ``load`` fetches: it downloads the scene's tiles (or finds them in the
+    cache) in the calling thread, then returns the usual lazy dataset over the cached files.
+    """
 
     def __init__(self, config: SourceConfig, cache_dir: Path) -> None:
         super().__init__(config)
