@@ -58,6 +58,9 @@ class Registration:
     """Per common band: reflectance = DN * scale + offset (default 1)."""
     offset: dict[str, float] = field(default_factory=dict)
     nodata: float | None = None
+    """Overrides the files' own nodata."""
+    default_nodata: float | None = None
+    """Used when neither ``nodata`` nor the file says (Landsat Level-1 fill is DN 0)."""
     id: str = ""
 
 
@@ -79,9 +82,12 @@ def parse_band_values(text: str | None, bands: list[str], option: str) -> dict[s
 
 
 def read_mtl(path: Path) -> Registration:
-    """A Landsat Collection-1/2 Level-1 MTL: band files, acquisition time and TOA reflectance rescaling.
+    """A Landsat Level-1 MTL: band files, acquisition time and TOA reflectance rescaling.
 
-    TOA reflectance = (M * DN + A) / sin(sun elevation), folded into each band's scale and offset.
+    With reflectance coefficients: (M * DN + A) / sin(sun elevation). Pre-collection TM/ETM+ MTLs
+    carry only radiance coefficients: pi * L * d^2 / (ESUN * sin(sun elevation)), with ESUN from
+    Chander et al. (2009) and the Earth-Sun distance d of the day. Either is folded into each band's
+    scale and offset.
     """
     text = path.read_text(errors="replace")
     fields = dict(re.findall(r'^\s*([A-Z0-9_]+)\s*=\s*"?([^"\n]*)"?\s*$', text, flags=re.MULTILINE))
@@ -89,24 +95,43 @@ def read_mtl(path: Path) -> Registration:
     if spacecraft not in LANDSAT_BANDS:
         raise ConfigError(f"{path}: unsupported SPACECRAFT_ID {spacecraft!r}")
     sun = math.sin(math.radians(float(fields["SUN_ELEVATION"])))
-    files, scale, offset = {}, {}, {}
-    for band, number in LANDSAT_BANDS[spacecraft].items():
-        name = fields.get(f"FILE_NAME_BAND_{number}")
-        mult, add = (
-            fields.get(f"REFLECTANCE_MULT_BAND_{number}"),
-            fields.get(f"REFLECTANCE_ADD_BAND_{number}"),
-        )
-        if name is None or mult is None or add is None:
-            raise ConfigError(
-                f"{path}: no file or reflectance rescaling for band {number}; give --scale/--offset"
-            )
-        files[band] = (path.parent / name, 1)
-        scale[band], offset[band] = float(mult) / sun, float(add) / sun
     when = dt.datetime.fromisoformat(
         f"{fields['DATE_ACQUIRED']}T{fields.get('SCENE_CENTER_TIME', '00:00:00')[:8]}+00:00"
     )
-    return Registration(files, when, spacecraft.lower().replace("_", "-"), scale, offset, nodata=0,
+    files, scale, offset = {}, {}, {}
+    for band, number in LANDSAT_BANDS[spacecraft].items():
+        name = fields.get(f"FILE_NAME_BAND_{number}")
+        if name is None:
+            raise ConfigError(f"{path}: no FILE_NAME_BAND_{number}")
+        files[band] = (path.parent / name, 1)
+        scale[band], offset[band] = _toa_rescaling(fields, spacecraft, number, sun, when.date(), path)
+    return Registration(files, when, spacecraft.lower().replace("_", "-"), scale, offset, default_nodata=0,
                         id=fields.get("LANDSAT_PRODUCT_ID") or fields.get("LANDSAT_SCENE_ID") or path.stem)  # fmt: skip
+
+
+ESUN = {  # mean exo-atmospheric solar irradiance, W m-2 um-1 (Chander, Markham and Helder 2009)
+    "LANDSAT_4": {1: 1983.0, 2: 1795.0, 3: 1539.0, 4: 1028.0, 5: 219.8, 7: 83.49},
+    "LANDSAT_5": {1: 1983.0, 2: 1796.0, 3: 1536.0, 4: 1031.0, 5: 220.0, 7: 83.44},
+    "LANDSAT_7": {1: 1997.0, 2: 1812.0, 3: 1533.0, 4: 1039.0, 5: 230.8, 7: 84.90},
+}
+
+
+def _toa_rescaling(
+    fields: dict[str, str], spacecraft: str, number: int, sun: float, day: dt.date, path: Path
+) -> tuple[float, float]:
+    """Scale and offset from DN to TOA reflectance for one band."""
+    mult, add = fields.get(f"REFLECTANCE_MULT_BAND_{number}"), fields.get(f"REFLECTANCE_ADD_BAND_{number}")
+    if mult is not None and add is not None:
+        return float(mult) / sun, float(add) / sun
+    gain, bias = fields.get(f"RADIANCE_MULT_BAND_{number}"), fields.get(f"RADIANCE_ADD_BAND_{number}")
+    esun = ESUN.get(spacecraft, {}).get(number)
+    if gain is None or bias is None or esun is None:
+        raise ConfigError(
+            f"{path}: no reflectance or radiance rescaling for band {number}; give --scale/--offset"
+        )
+    distance = 1 - 0.01672 * math.cos(math.radians(0.9856 * (day.timetuple().tm_yday - 4)))
+    factor = math.pi * distance**2 / (esun * sun)
+    return float(gain) * factor, float(bias) * factor
 
 
 def _asset(href: Path, bands: list[str], reg: Registration) -> pystac.Asset:
@@ -126,7 +151,7 @@ def _asset(href: Path, bands: list[str], reg: Registration) -> pystac.Asset:
             {"name": name or f"band{index}", **({"common_name": name} if name in COMMON_BANDS else {})}
         )
         raster: dict[str, object] = {"data_type": dtypes[index - 1], "spatial_resolution": res}
-        nodata = reg.nodata if reg.nodata is not None else file_nodata
+        nodata = next((v for v in (reg.nodata, file_nodata, reg.default_nodata) if v is not None), None)
         if nodata is not None:
             raster["nodata"] = nodata
         if name:

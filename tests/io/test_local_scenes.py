@@ -120,3 +120,34 @@ def test_reprocess_an_analysts_scene_over_a_geojson_aoi(
         classes = ds.read(1)
         assert ds.crs.to_epsg() == 32632
     assert 0.1 < np.mean(classes == 1) < 0.5  # Sen2Cor: 26 % water; our grid here is 30 m
+
+
+def test_landsat5_tm_radiance_mtl_gives_toa_reflectance_that_finds_the_reservoir(tmp_path: Path) -> None:
+    """A pre-collection MTL has radiance coefficients only: TOA via ESUN and Earth-Sun distance."""
+    from rasterio.features import geometry_mask
+    from shapely.geometry import shape as sh
+
+    from sensing.waterbodies import to_crs
+
+    folder = DATA / "landsat5_tm_tucurui_19880814"
+    _add(str(folder / "LT52240631988227CUB02_MTL.txt"), "--catalog", str(tmp_path))
+    b2 = folder / "LT52240631988227CUB02_B2.TIF"
+    bands = _load(tmp_path, b2, ["green", "nir", "swir16"])
+    with rasterio.open(b2) as ds:
+        dn, transform, shape = ds.read(1).astype("float64"), ds.transform, (ds.height, ds.width)
+    # Band 2: L = 1.322 DN - 4.1622; rho = pi L d^2 / (1796 sin 49.756 deg), d on 14 August 1988.
+    d = 1 - 0.01672 * math.cos(math.radians(0.9856 * (227 - 4)))
+    expected = math.pi * (1.322 * dn - 4.1622) * d**2 / (1796 * math.sin(math.radians(49.75588889)))
+    np.testing.assert_allclose(bands["green"], expected, rtol=1e-5)
+    assert 0.0 < np.nanmedian(bands["nir"]) < 0.6
+    polygons = json.loads((folder / "training_polygons.geojson").read_text())["features"]
+    mndwi = (bands["green"] - bands["swir16"]) / (bands["green"] + bands["swir16"])
+
+    def water_share(label: str) -> float:  # the polygons are lon/lat, the scene UTM 22N
+        geoms = [
+            to_crs(sh(f["geometry"]), "EPSG:32622") for f in polygons if f["properties"]["class"] == label
+        ]
+        inside = ~geometry_mask(geoms, out_shape=shape, transform=transform)
+        return float((mndwi[inside] > 0).mean())
+
+    assert water_share("water") > 0.95 and water_share("forest") < 0.02
