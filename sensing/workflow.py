@@ -112,7 +112,8 @@ def process_scene(
     """Classify water and compute indices for one scene on the AOI grid; publish COGs then STAC items.
 
     Skips (status ``skipped``) when the current version is already published, unless ``force``.
-    Pixels are read once: all layers and the per-water-body counts come from one Dask pass.
+    Inputs are read twice: a first Dask pass reduces the water index to a histogram (Otsu needs the
+    whole scene), then one pass computes every layer and the per-water-body counts together.
     """
     layout = OutputLayout(settings.output_dir)
     version = settings.version_key()
