@@ -191,14 +191,18 @@ def catalog_add(
     band_map: Annotated[
         str | None,
         typer.Option(
-            help="green=2,nir=4,... (band index in each file) or green=_B3.TIF,... (one file per band)."
+            help="green=2,nir=4,... (band index in each file) or green=_B3.TIF,... (a file-name fragment "
+            "per band, with :INDEX for a band of a multi-band file, e.g. green=_BOA_10:3,scl=_SCL)."
         ),
     ] = None,
     scale: Annotated[
         str | None, typer.Option(help="Reflectance = DN*scale+offset: one value, or green=0.0001,...")
     ] = None,
     offset: Annotated[str | None, typer.Option(help="One value, or per band: green=-0.1,...")] = None,
-    nodata: Annotated[float | None, typer.Option(help="Nodata value (default: the file's own).")] = None,
+    nodata: Annotated[
+        str | None,
+        typer.Option(help="Nodata: one value, or per band green=65535,... (default: each file's own)."),
+    ] = None,
     datetime: Annotated[
         str | None, typer.Option("--datetime", help="Acquisition time, ISO 8601 (UTC if no zone).")
     ] = None,
@@ -224,7 +228,7 @@ def catalog_add(
 
 def _registrations(
     files: list[Path], band_map: str | None, scale: str | None, offset: str | None,
-    nodata: float | None, when: str | None, platform: str,
+    nodata: str | None, when: str | None, platform: str,
 ) -> list[Any]:  # fmt: skip
     from sensing.errors import ConfigError
     from sensing.sources.local import Registration, parse_band_values
@@ -243,18 +247,19 @@ def _registrations(
     except ValueError as exc:
         raise ConfigError(f"--band-map: expected band=value pairs, got {band_map!r}") from exc
     bands = list(mapping)
-    common = {"datetime": moment, "platform": platform, "nodata": nodata,
+    common = {"datetime": moment, "platform": platform, "nodata": parse_band_values(nodata, bands, "--nodata"),
               "scale": parse_band_values(scale, bands, "--scale"), "offset": parse_band_values(offset, bands, "--offset")}  # fmt: skip
     if all(v.isdigit() for v in mapping.values()):  # band indices: one scene per file
         return [
             Registration({b: (f, int(i)) for b, i in mapping.items()}, id=f.stem, **common) for f in files
         ]
     chosen = {}
-    for band, pattern in mapping.items():
+    for band, value in mapping.items():
+        pattern, _, index = value.rpartition(":") if value.rpartition(":")[2].isdigit() else (value, "", "1")
         matches = [f for f in files if pattern in f.name]
         if len(matches) != 1:
             raise ConfigError(f"--band-map: {band}={pattern!r} matches {len(matches)} of the files, not one")
-        chosen[band] = (matches[0], 1)
+        chosen[band] = (matches[0], int(index))
     return [Registration(chosen, id=files[0].stem.rsplit("_", 1)[0], **common)]
 
 

@@ -57,8 +57,8 @@ class Registration:
     scale: dict[str, float] = field(default_factory=dict)
     """Per common band: reflectance = DN * scale + offset (default 1)."""
     offset: dict[str, float] = field(default_factory=dict)
-    nodata: float | None = None
-    """Overrides the files' own nodata."""
+    nodata: dict[str, float] = field(default_factory=dict)
+    """Per common band: overrides the file's own nodata."""
     default_nodata: float | None = None
     """Used when neither ``nodata`` nor the file says (Landsat Level-1 fill is DN 0)."""
     id: str = ""
@@ -151,7 +151,9 @@ def _asset(href: Path, bands: list[str], reg: Registration) -> pystac.Asset:
             {"name": name or f"band{index}", **({"common_name": name} if name in COMMON_BANDS else {})}
         )
         raster: dict[str, object] = {"data_type": dtypes[index - 1], "spatial_resolution": res}
-        nodata = next((v for v in (reg.nodata, file_nodata, reg.default_nodata) if v is not None), None)
+        nodata = next(
+            (v for v in (reg.nodata.get(name or ""), file_nodata, reg.default_nodata) if v is not None), None
+        )
         if nodata is not None:
             raster["nodata"] = nodata
         if name:
@@ -179,8 +181,10 @@ def register_scene(reg: Registration, catalog_dir: Path) -> pystac.Item:
         if not path.exists():
             raise ConfigError(f"{path}: no such file (band {band})")
         by_file.setdefault(path, []).append(band)
+    # Asset keys never equal a band name: odc-stac would take "green" for band 1 of an asset "green".
     assets = {
-        (bands[0] if len(by_file) > 1 else "image"): _asset(p, bands, reg) for p, bands in by_file.items()
+        f"image{n}" if len(by_file) > 1 else "image": _asset(p, bands, reg)
+        for n, (p, bands) in enumerate(by_file.items(), 1)
     }
     first = next(iter(assets.values()))
     footprint = to_lonlat(box(*_bounds(first.extra_fields)), first.extra_fields["proj:code"])

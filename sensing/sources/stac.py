@@ -48,7 +48,7 @@ def band_scaling(item: pystac.Item, band: str, date: dt.date) -> tuple[float, fl
     for key, asset in item.assets.items():
         raster = asset.extra_fields.get("raster:bands") or []
         names = _band_names(asset)
-        index = 0 if key == band else names.index(band) if band in names else None
+        index = names.index(band) if band in names else 0 if key == band else None
         declared = raster[index] if index is not None and index < len(raster) else {}
         if "scale" in declared or "offset" in declared:
             return float(declared.get("scale", 1.0)), float(declared.get("offset", 0.0))

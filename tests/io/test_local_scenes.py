@@ -151,3 +151,40 @@ def test_landsat5_tm_radiance_mtl_gives_toa_reflectance_that_finds_the_reservoir
         return float((mndwi[inside] > 0).mean())
 
     assert water_share("water") > 0.95 and water_share("forest") < 0.02
+
+
+def test_barbellino_pair_with_its_scl_files_loads_with_scl_masks(tmp_path: Path) -> None:
+    """Two dates, each a 10 m BOA stack plus a 20 m SCL file: one scene per date, masked by its SCL."""
+    from sensing.compute.masks import scene_masks
+
+    folder = DATA / "s2_barbellino_sen2r"
+    for date, when in (("20170703", "2017-07-03T10:20:00"), ("20190723", "2019-07-23T10:20:00")):
+        files = [str(folder / f"S2A2A_{date}_022_Barbellino_{kind}_10.tif") for kind in ("BOA", "SCL")]
+        _add(*files, "--catalog", str(tmp_path), "--band-map",
+             "green=_BOA_10:3,red=_BOA_10:4,nir=_BOA_10:8,swir16=_BOA_10:10,scl=_SCL_10",
+             "--scale", "green=0.0001,red=0.0001,nir=0.0001,swir16=0.0001",
+             "--nodata", "green=65535,red=65535,nir=65535,swir16=65535",
+             "--datetime", when, "--platform", "sentinel-2a")  # fmt: skip
+    source = StaticStacSource(
+        SourceConfig(catalog=tmp_path / "catalog.json", bands={b: b for b in COMMON_BANDS})
+    )
+    with rasterio.open(BARBELLINO) as ds:
+        geobox = GeoBox((ds.height, ds.width), ds.transform, ds.crs)
+    scenes = source.search((-180, -90, 180, 90), dt.date(2017, 1, 1), dt.date(2020, 1, 1))
+    assert [s.date.year for s in scenes] == [2017, 2019]
+    stats = {}
+    for scene in scenes:
+        ds = source.load(scene, ["green", "swir16", "scl"], geobox, 64).compute()
+        masks, kind = scene_masks(ds)
+        assert kind == "scl" and ds["scl"].dtype == np.uint8
+        assert np.nanmin(ds["green"].values) >= 0 and np.nanmax(ds["green"].values) < 1.5
+        mndwi = (ds["green"] - ds["swir16"]) / (ds["green"] + ds["swir16"])
+        water = ds["scl"].values == 6
+        stats[scene.date.year] = (
+            float(masks["cloud"].mean()),
+            int(water.sum()),
+            float((mndwi.values[water] > 0).mean()),
+        )
+    assert stats[2017][0] > stats[2019][0]  # 2017 is the partly cloudy date
+    assert stats[2019][1] > stats[2017][1]  # more open water visible in 2019
+    assert min(stats[2017][2], stats[2019][2]) > 0.9
