@@ -43,6 +43,18 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def demo_stac_api(demo_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    """rustac's STAC API serving the demo archive, its COGs on a loopback file server; yields the API URL."""
+    from tests.servers import file_server, publish_over_http, rustac_api
+
+    archive = demo_root / "data" / "demo-archive"
+    with file_server(archive) as base:
+        docs = publish_over_http(archive / "catalog.json", base, tmp_path_factory.mktemp("api"))
+        with rustac_api(*docs) as url:
+            yield url
+
+
 @pytest.fixture()
 def demo_copy(demo_root: Path, tmp_path: Path) -> Path:
     """A private copy of the demo folder (archive included) for tests that write outputs."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import re
 import threading
 from pathlib import Path
@@ -139,7 +138,3 @@ class SentinelHubServer:
             content = memfile.read()
         units = max(0.005, width * height / 512**2 * len(bands) / 3)
         return Response(content, media_type="image/tiff", headers={"x-processingunits-spent": f"{units:.4f}"})
-
-
-def describe(server: SentinelHubServer) -> str:
-    return json.dumps({"process_calls": server.process_calls, "token_calls": server.token_calls})

@@ -25,15 +25,6 @@ from tests.servers import serve_asgi
 CLIENT_ID, SECRET = "sensing-test-client", "s3cr3t-never-in-files"
 BBOX = (76.0, 43.0, 79.0, 45.0)
 PERIOD = (dt.date(2021, 1, 1), dt.date(2023, 1, 1))
-SH_BANDS = {
-    "blue": "B02",
-    "green": "B03",
-    "red": "B04",
-    "nir": "B08",
-    "swir16": "B11",
-    "swir22": "B12",
-    "scl": "SCL",
-}
 
 
 @pytest.fixture()
@@ -46,8 +37,11 @@ def sentinel_hub(
     server = SentinelHubServer(demo_copy / "data" / "demo-archive" / "catalog.json", CLIENT_ID, SECRET)
     with serve_asgi(server.app) as url:
         settings = load_settings(demo_copy / "config.yaml")
-        config = SourceConfig(kind="sentinelhub", url=url, token_url=f"{url}/oauth/token", collection="sentinel-2-l2a",
-                              bands=SH_BANDS, max_request_px=400, max_retries=3)  # fmt: skip
+        # The default band map (B02 ... B12, SCL) is Sentinel Hub's band naming.
+        config = SourceConfig(
+            kind="sentinelhub", url=url, token_url=f"{url}/oauth/token", collection="sentinel-2-l2a",
+            max_request_px=400, max_retries=3,
+        )  # fmt: skip
         yield server, settings.model_copy(update={"source": config})
 
 

@@ -22,18 +22,9 @@ BBOX = (76.0, 43.0, 79.0, 45.0)
 PERIOD = (dt.date(2021, 1, 1), dt.date(2023, 1, 1))
 
 
-@pytest.fixture(scope="module")
-def api_url(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    archive = demo_root / "data" / "demo-archive"
-    with file_server(archive) as base:
-        docs = publish_over_http(archive / "catalog.json", base, tmp_path_factory.mktemp("faults"))
-        with rustac_api(*docs) as url:
-            yield url
-
-
 @pytest.fixture()
-def proxy(api_url: str) -> Iterator[FaultProxy]:
-    with fault_proxy(api_url) as running:
+def proxy(demo_stac_api: str) -> Iterator[FaultProxy]:
+    with fault_proxy(demo_stac_api) as running:
         yield running
 
 

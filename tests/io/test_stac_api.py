@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +14,14 @@ from sensing.grid import aoi_geobox
 from sensing.sources.stac import StacApiSource, StaticStacSource
 from sensing.waterbodies import read_water_bodies
 from sensing.workflow import process_scene
-from tests.servers import file_server, publish_over_http, rustac_api
 
 BBOX = (76.0, 43.0, 79.0, 45.0)
 PERIOD = (dt.date(2021, 1, 1), dt.date(2023, 1, 1))
 
 
-@pytest.fixture(scope="module")
-def stac_api(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    archive = demo_root / "data" / "demo-archive"
-    with file_server(archive) as base:
-        docs = publish_over_http(archive / "catalog.json", base, tmp_path_factory.mktemp("api"))
-        with rustac_api(*docs) as url:
-            yield url
+@pytest.fixture()
+def stac_api(demo_stac_api: str) -> str:
+    return demo_stac_api
 
 
 def _api_source(url: str, **changes: object) -> StacApiSource:

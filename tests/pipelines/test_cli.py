@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from pipelines.cli import app
 
@@ -18,78 +18,39 @@ def test_help_lists_the_commands() -> None:
         assert command in result.output
 
 
+def _reprocess(demo_root: Path, aoi: str, start: str, end: str, *more: str) -> Result:
+    options = [
+        "--aoi",
+        aoi,
+        "--start",
+        start,
+        "--end",
+        end,
+        *more,
+        "--config",
+        str(demo_root / "config.yaml"),
+    ]
+    return runner.invoke(app, ["reprocess", *options])
+
+
 def test_reprocess_rejects_an_unknown_aoi(demo_root: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "reprocess",
-            "--aoi",
-            "balkhash",
-            "--start",
-            "2022-01-01",
-            "--end",
-            "2022-02-01",
-            "--config",
-            str(demo_root / "config.yaml"),
-        ],
-    )
+    result = _reprocess(demo_root, "balkhash", "2022-01-01", "2022-02-01")
     assert result.exit_code == 2
     assert "--aoi" in result.output and "balkhash" in result.output
 
 
 def test_reprocess_rejects_reversed_dates(demo_root: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "reprocess",
-            "--aoi",
-            "kapchagay-dam",
-            "--start",
-            "2022-03-01",
-            "--end",
-            "2022-02-01",
-            "--config",
-            str(demo_root / "config.yaml"),
-        ],
-    )
+    result = _reprocess(demo_root, "kapchagay-dam", "2022-03-01", "2022-02-01")
     assert result.exit_code == 2 and "after" in result.output
 
 
 def test_reprocess_rejects_a_malformed_date(demo_root: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "reprocess",
-            "--aoi",
-            "kapchagay-dam",
-            "--start",
-            "2022-13-01",
-            "--end",
-            "2022-02-01",
-            "--config",
-            str(demo_root / "config.yaml"),
-        ],
-    )
+    result = _reprocess(demo_root, "kapchagay-dam", "2022-13-01", "2022-02-01")
     assert result.exit_code == 2 and "--start" in result.output
 
 
 def test_unknown_product_is_named(demo_root: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "reprocess",
-            "--aoi",
-            "kapchagay-dam",
-            "--start",
-            "2022-01-01",
-            "--end",
-            "2022-02-01",
-            "--products",
-            "water,evi",
-            "--config",
-            str(demo_root / "config.yaml"),
-        ],
-    )
+    result = _reprocess(demo_root, "kapchagay-dam", "2022-01-01", "2022-02-01", "--products", "water,evi")
     assert result.exit_code == 2 and "evi" in result.output
 
 
