@@ -62,13 +62,18 @@ def demo_data(
     dates_per_year: Annotated[
         int | None, typer.Option(help="Acquisitions per simulated year (2-36).")
     ] = None,
+    sentinel1: Annotated[
+        bool | None,
+        typer.Option("--sentinel1/--no-sentinel1", help="Also simulate Sentinel-1 RTC (VV, VH) passes."),
+    ] = None,
     if_absent: Annotated[
         bool, typer.Option("--if-absent", help="Do nothing when the archive exists.")
     ] = False,
 ) -> None:
     """Write the simulated Sentinel-2 L2A archive (static STAC + COGs + ground truth).
 
-    The scenes are synthetic but follow the real L2A format over the Kapchagay dam (EPSG:32643).
+    The scenes are synthetic but follow the real L2A format over the Kapchagay dam (EPSG:32643);
+    with --sentinel1 a Sentinel-1 RTC collection (float32 gamma0, as Planetary Computer's) is added.
     """
     from sensing.demo.archive import write_archive
     from sensing.waterbodies import read_water_bodies
@@ -79,6 +84,8 @@ def demo_data(
         raise typer.Exit(2)
     options = {"size": size, "resolution": resolution, "years": years, "dates_per_year": dates_per_year}
     updates: dict[str, Any] = {k: v for k, v in options.items() if v}
+    if sentinel1 is not None:
+        updates["sentinel1"] = sentinel1
     if out:
         updates["archive"] = out.resolve()
     demo = settings.demo.model_copy(update=updates)
@@ -106,10 +113,10 @@ def _print_summary(summary: dict[str, Any], settings: Settings) -> None:
     layout = OutputLayout(settings.output_dir)
     table = read_water_areas(layout.water_areas)
     view = Table(title="Water area per water body and date (km²)")
-    for column in ("water body", "date", "water", "ice", "observed", "quality", "method"):
+    for column in ("water body", "date", "sensor", "water", "ice", "observed", "quality", "method"):
         view.add_column(column, justify="right" if column in ("water", "ice", "observed") else "left")
     for row in table.itertuples():
-        view.add_row(row.water_body, row.date, f"{row.water_km2:.2f}", f"{row.ice_km2:.2f}",
+        view.add_row(row.water_body, row.date, row.sensor, f"{row.water_km2:.2f}", f"{row.ice_km2:.2f}",
                      f"{row.valid_fraction:.0%}", row.quality, row.method)  # fmt: skip
     console.print(view)
     console.print(f"Outputs: {layout.root}")
@@ -153,6 +160,10 @@ def reprocess(
         str | None, typer.Option(help="A source name from configs/sources/, or a local STAC catalog folder.")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rewrite layers already published.")] = False,
+    units: Annotated[
+        str | None,
+        typer.Option(help="Radar sources: backscatter units linear, db or auto (default: sar.units)."),
+    ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Reprocess an AOI over a period (e.g. after a configuration change, or on an analyst's scenes)."""
@@ -164,7 +175,7 @@ def reprocess(
         raise typer.Exit(2)
     wanted = [p.strip() for p in products.split(",")] if products else None
     try:
-        settings = select(config, aoi, source=source, products=wanted)
+        settings = select(config, aoi, source=source, products=wanted, sar_units=units)
     except SensingError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -177,6 +188,7 @@ def reprocess(
         force=force,
         config=str(config.resolve()),
         source=source,
+        units=units,
     )
     _print_summary(summary, settings)
 

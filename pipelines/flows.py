@@ -84,10 +84,12 @@ def reprocess(
     force: bool = False,
     config: str = DEFAULT_CONFIG,
     source: str | None = None,
+    units: str | None = None,
 ) -> dict[str, Any]:
     """Reprocess an AOI (configured id or GeoJSON file) over a period, from the configured source or
-    ``source`` (a provider name or a local catalog folder); ``force`` rewrites published layers."""
+    ``source`` (a provider name or a local catalog folder); ``force`` rewrites published layers;
+    ``units`` tells radar sources' backscatter units (linear, db, auto)."""
     if start > end:
         raise ConfigError(f"start: {start} is after end {end}")
-    settings = select(Path(config), aoi, source=source, products=products)
+    settings = select(Path(config), aoi, source=source, products=products, sar_units=units)
     return _run("reprocess", settings, start, end, force=force)

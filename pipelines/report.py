@@ -44,12 +44,12 @@ def summary_markdown(summary: dict[str, Any], table: pd.DataFrame) -> str:
         lines += [
             "## Water area (km²)",
             "",
-            "| water body | date | water | ice | observed | quality | method |",
+            "| water body | date | sensor | water | ice | observed | quality | method |",
         ]
-        lines += ["|---|---|---:|---:|---:|---|---|"]
+        lines += ["|---|---|---|---:|---:|---:|---|---|"]
         for row in table.itertuples():
             lines.append(
-                f"| {row.water_body} | {row.date} | {row.water_km2:.2f} | {row.ice_km2:.2f} "
+                f"| {row.water_body} | {row.date} | {row.sensor} | {row.water_km2:.2f} | {row.ice_km2:.2f} "
                 f"| {row.valid_fraction:.0%} | {row.quality} | {row.method} |"
             )
     return "\n".join(lines) + "\n"

@@ -26,6 +26,7 @@ __all__ = [
     "MaskConfig",
     "NightlyConfig",
     "QualityConfig",
+    "SarConfig",
     "Settings",
     "SourceConfig",
     "WaterConfig",
@@ -36,7 +37,13 @@ ALGORITHM_VERSION = "1.0.0"
 """Version of the processing algorithms; part of every output's version key."""
 
 INDEX_PRODUCTS = ("ndwi", "mndwi", "ndvi")
-PRODUCTS = ("water", *INDEX_PRODUCTS)
+OPTICAL_PRODUCTS = ("water", *INDEX_PRODUCTS)
+SAR_BANDS = ("vv", "vh")
+SAR_PRODUCTS = ("water-sar", *SAR_BANDS)
+"""Radar products: water classes from backscatter, and speckle-filtered backscatter in dB."""
+PRODUCTS = (*OPTICAL_PRODUCTS, *SAR_PRODUCTS)
+CLASS_PRODUCTS = ("water", "water-sar")
+"""Products whose layer is the water class raster (the others are scaled int16 values)."""
 
 
 class _Model(BaseModel):
@@ -104,6 +111,16 @@ class SourceConfig(_Model):
         description="Common band name to the archive's asset key.",
     )
 
+    backscatter: Literal["SIGMA0_ELLIPSOID", "GAMMA0_ELLIPSOID", "GAMMA0_TERRAIN"] = Field(
+        default="GAMMA0_TERRAIN",
+        description="sentinelhub, Sentinel-1: backscatter coefficient (orthorectified on Copernicus DEM 30 m).",
+    )
+
+    @property
+    def sensor(self) -> Literal["optical", "sar"]:
+        """``sar`` when the bands are radar polarisations (vv, vh), ``optical`` otherwise."""
+        return "sar" if set(self.bands) & set(SAR_BANDS) else "optical"
+
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:
         if self.kind == "static-stac" and self.catalog is None:
@@ -115,6 +132,11 @@ class SourceConfig(_Model):
             raise ValueError(f"a {self.kind} source needs 'collection'")
         if self.kind == "sentinelhub" and not (self.token_url or "").startswith(("http://", "https://")):
             raise ValueError("a sentinelhub source needs 'token_url' (http:// or https://)")
+        if self.sensor == "sar" and set(self.bands) - set(SAR_BANDS):
+            raise ValueError(
+                f"bands: radar polarisations {list(SAR_BANDS)} cannot be mixed with optical bands "
+                f"{sorted(set(self.bands) - set(SAR_BANDS))} in one source"
+            )
         return self
 
 
@@ -129,6 +151,36 @@ class WaterConfig(_Model):
     snow_min_green: float = Field(
         default=0.2, description="Green reflectance above which bright MNDWI>0.4 is snow/ice."
     )
+
+
+class SarConfig(_Model):
+    """Water from Sentinel-1 backscatter: Otsu on speckle-filtered dB, water below the threshold."""
+
+    polarization: Literal["vv", "vh"] = Field(
+        default="vv", description="Polarisation classified (VV separates calm water from land best)."
+    )
+    units: Literal["auto", "linear", "db"] = Field(
+        default="auto",
+        description="Units of the archive's backscatter: linear power, dB, or auto (told from the values).",
+    )
+    speckle_filter_px: int = Field(
+        default=5, ge=0, le=15, description="Lee filter window (odd, pixels); 0 disables filtering."
+    )
+    looks: float = Field(
+        default=4.4, gt=0, description="Equivalent number of looks of the input (GRD IW: 4.4)."
+    )
+    otsu_bounds: tuple[float, float] = (-24.0, -12.0)
+    fixed_threshold: float = -18.0
+    min_class_fraction: float = Field(default=0.005, ge=0, lt=0.5)
+    histogram_bins: int = Field(default=500, ge=16)
+    histogram_range: tuple[float, float] = (-40.0, 10.0)
+
+    @field_validator("speckle_filter_px")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v and v % 2 == 0:
+            raise ValueError("speckle_filter_px must be odd (or 0)")
+        return v
 
 
 class MaskConfig(_Model):
@@ -184,6 +236,9 @@ class DemoConfig(_Model):
     resolution: float = 10.0
     size: int | None = Field(default=None, ge=64, description="Side in pixels (default: the AOI's extent).")
     seed: int = 20210801
+    sentinel1: bool = Field(
+        default=False, description="Also simulate a Sentinel-1 RTC pass (VV, VH) on each scene's day."
+    )
 
 
 class Settings(_Model):
@@ -194,8 +249,11 @@ class Settings(_Model):
     aoi: AoiConfig
     water_bodies: Path = Field(description="GeoJSON (EPSG:4326) of nominal water-body outlines (id, name).")
     source: SourceConfig
-    products: tuple[str, ...] = PRODUCTS
+    products: tuple[str, ...] = Field(
+        default=(), description="Products to publish (default: every product of the source's sensor)."
+    )
     water: WaterConfig = WaterConfig()
+    sar: SarConfig = SarConfig()
     masks: MaskConfig = MaskConfig()
     quality: QualityConfig = QualityConfig()
     indices: dict[str, IndexScale] = Field(default_factory=lambda: {k: IndexScale() for k in INDEX_PRODUCTS})
@@ -212,11 +270,24 @@ class Settings(_Model):
         return v
 
     @model_validator(mode="after")
-    def _scales_for_indices(self) -> Settings:
-        missing = [p for p in self.products if p in INDEX_PRODUCTS and p not in self.indices]
+    def _products_of_sensor(self) -> Settings:
+        allowed = SAR_PRODUCTS if self.source.sensor == "sar" else OPTICAL_PRODUCTS
+        wrong = [p for p in self.products if p not in allowed]
+        if wrong:
+            raise ValueError(
+                f"products: {wrong} cannot be made from a {self.source.sensor} source; choose from {list(allowed)}"
+            )
+        missing = [p for p in self.published_products if p in INDEX_PRODUCTS and p not in self.indices]
         if missing:
             raise ValueError(f"indices: no scale configured for {missing}")
         return self
+
+    @property
+    def published_products(self) -> tuple[str, ...]:
+        """The configured products, or every product the source's sensor supports."""
+        if self.products:
+            return self.products
+        return SAR_PRODUCTS if self.source.sensor == "sar" else OPTICAL_PRODUCTS
 
     @property
     def output_dir(self) -> Path:
@@ -234,6 +305,8 @@ class Settings(_Model):
             "indices": {k: v.model_dump(mode="json") for k, v in sorted(self.indices.items())},
             "bands": self.source.bands,
         }
+        if self.source.sensor == "sar":
+            relevant["sar"] = self.sar.model_dump(mode="json")
         digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
         return digest[:8]
 

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
-__all__ = ["LayerRef", "SceneRef", "SceneResult", "WaterBodyArea"]
+__all__ = ["LayerRef", "SceneRef", "SceneResult", "WaterBodyArea", "sensor_name"]
+
+
+def sensor_name(platform: str, family: str) -> str:
+    """The sensor recorded beside a measurement: ``sentinel-1``, ``sentinel-2``, ``landsat-8``...
+
+    Units of a constellation (Sentinel-2A, 2B, 2C) are one sensor; an unknown platform falls back to
+    the sensor family (``optical`` or ``sar``).
+    """
+    name = platform.strip().lower().replace("_", "-")
+    match = re.fullmatch(r"(sentinel-[123])[a-d]?", name)
+    if match:
+        return match.group(1)
+    return name or family
 
 
 @dataclass(frozen=True)
@@ -22,6 +36,8 @@ class SceneRef:
     """Archive collection the scene belongs to."""
     cloud_cover: float | None = None
     """Scene-level cloud cover in percent, as the archive reports it."""
+    platform: str = ""
+    """Platform as the archive names it (``sentinel-2a``, ``SENTINEL-1A``, ``landsat-8``), if known."""
     parts: tuple[tuple[str, str], ...] = ()
     """(id, href) of every archive item of this acquisition when it spans several tiles or UTM
     zones; empty when the scene is the single item ``id`` at ``href``."""
@@ -74,7 +90,10 @@ class WaterBodyArea:
     method: str = ""
     """How the water threshold was chosen (``otsu`` or ``fixed``)."""
     threshold: float = float("nan")
-    """Index threshold that separated water from land."""
+    """Threshold that separated water from land (index value, or backscatter in dB for radar)."""
+    sensor: str = ""
+    """Sensor of the scene (``sentinel-2``, ``sentinel-1``, ``landsat-8``...): optical and radar
+    areas of one date are separate rows of the same series."""
 
 
 @dataclass(frozen=True)

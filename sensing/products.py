@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sensing.compute.encode import INT16_NODATA
 from sensing.compute.water import CLASS_CLOUD, CLASS_DRY, CLASS_NODATA, CLASS_SNOW_ICE, CLASS_WATER
-from sensing.config import IndexScale
+from sensing.config import CLASS_PRODUCTS, SAR_BANDS, IndexScale
 from sensing.publish.cog import CogSpec
 
 __all__ = ["INDEX_COLORMAPS", "WATER_CLASSES", "ProductSpec", "product_spec"]
@@ -20,15 +20,21 @@ WATER_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
 }
 """Class value -> (label, RGBA colour) of the water layer."""
 
-INDEX_COLORMAPS = {"ndwi": "rdbu", "mndwi": "rdbu", "ndvi": "rdylgn"}
-"""rio-tiler colour map per index."""
+INDEX_COLORMAPS = {"ndwi": "rdbu", "mndwi": "rdbu", "ndvi": "rdylgn", "vv": "gray", "vh": "gray"}
+"""rio-tiler colour map per value product."""
 
 TITLES = {
     "water": "Water classes",
+    "water-sar": "Water classes (Sentinel-1 radar)",
     "ndwi": "NDWI (green, NIR)",
     "mndwi": "MNDWI (green, SWIR1)",
     "ndvi": "NDVI (NIR, red)",
+    "vv": "VV backscatter (dB, speckle-filtered)",
+    "vh": "VH backscatter (dB, speckle-filtered)",
 }
+BACKSCATTER_SCALE = IndexScale(scale=0.01, offset=0.0)
+"""Backscatter in dB stored as int16 hundredths of a dB."""
+BACKSCATTER_RANGE = (-25.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -48,22 +54,26 @@ def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
     """The spec of product ``name``; index products need their int16 ``scale``.
 
     Indices are stored as int16 = round((value - offset) / scale), clipped to the int16 range: with
-    the default scale 1e-4 a normalized difference in [-1, 1] always fits.
+    the default scale 1e-4 a normalized difference in [-1, 1] always fits. Backscatter (vv, vh) is
+    stored in hundredths of a dB.
     """
-    if name == "water":
+    if name in CLASS_PRODUCTS:
         colormap = {value: rgba for value, (_, rgba) in WATER_CLASSES.items()}
         legend = [{"value": v, "label": label, "color": rgba} for v, (label, rgba) in WATER_CLASSES.items()]
         spec = CogSpec("uint8", CLASS_NODATA, "nearest", description="water class", colormap=colormap)
         return ProductSpec(name, TITLES[name], spec, legend=legend)
+    backscatter = name in SAR_BANDS
+    scale = BACKSCATTER_SCALE if backscatter else scale
     if scale is None:
         raise ValueError(f"product {name!r} needs an IndexScale")
+    description = f"{name.upper()} backscatter (dB)" if backscatter else name.upper()
     cog = CogSpec(
-        "int16", INT16_NODATA, "average", scale=scale.scale, offset=scale.offset, description=name.upper()
+        "int16", INT16_NODATA, "average", scale=scale.scale, offset=scale.offset, description=description
     )
     return ProductSpec(
         name,
         TITLES.get(name, name.upper()),
         cog,
-        rescale=(-1.0, 1.0),
+        rescale=BACKSCATTER_RANGE if backscatter else (-1.0, 1.0),
         colormap_name=INDEX_COLORMAPS.get(name),
     )

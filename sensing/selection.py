@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pyproj
 import shapely
+import yaml
 from shapely.geometry import shape
 
-from sensing.config import AoiConfig, Settings, SourceConfig, load_settings
+from sensing.config import SAR_BANDS, AoiConfig, Settings, SourceConfig, load_settings
 from sensing.errors import ConfigError
-from sensing.sources.local import COMMON_BANDS
+from sensing.sources.local import COMMON_BANDS, catalog_band_names
 
 __all__ = ["aoi_from_geojson", "select"]
 
@@ -49,22 +50,45 @@ def aoi_from_geojson(path: Path, resolution: float) -> AoiConfig:
     return AoiConfig(id=slug, name=path.stem, crs=f"EPSG:{epsg}", bounds=bounds, resolution=resolution)
 
 
+def _config_section(config: Path, key: str) -> dict[str, object]:
+    """One top-level mapping of a YAML config as written (empty when absent or unreadable)."""
+    try:
+        doc = yaml.safe_load(config.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    section = doc.get(key) if isinstance(doc, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
 def _local_source(folder: Path) -> SourceConfig:
+    """A static-STAC source over a local catalog: radar bands if its items hold vv or vh, else optical."""
     catalog = folder / "catalog.json" if folder.is_dir() else folder
     if not catalog.exists():
         raise ConfigError(f"--source: no STAC catalog at {catalog}")
-    return SourceConfig(kind="static-stac", catalog=catalog.resolve(), bands={b: b for b in COMMON_BANDS})
+    bands = {b: b for b in (SAR_BANDS if catalog_band_names(catalog) & set(SAR_BANDS) else COMMON_BANDS)}
+    return SourceConfig(kind="static-stac", catalog=catalog.resolve(), bands=bands)
 
 
-def select(config: Path, aoi: str, source: str | None = None, products: list[str] | None = None) -> Settings:
+def select(
+    config: Path,
+    aoi: str,
+    source: str | None = None,
+    products: list[str] | None = None,
+    sar_units: str | None = None,
+) -> Settings:
     """Settings for a run on ``aoi`` (the config's AOI id or a GeoJSON file) from ``source``.
 
     ``source`` is a provider name from ``configs/sources/`` or the folder (or catalog.json) of a
-    local static catalog, e.g. one written by ``sensing catalog add``.
+    local static catalog, e.g. one written by ``sensing catalog add``; ``sar_units`` overrides
+    ``sar.units`` (linear, db or auto).
     """
     overrides: dict[str, object] = {}
     if products:
         overrides["products"] = list(products)
+    if sar_units:
+        if sar_units not in ("auto", "linear", "db"):
+            raise ConfigError(f"--units: {sar_units!r} is not one of linear, db, auto")
+        overrides["sar"] = {**_config_section(config, "sar"), "units": sar_units}
     if source and Path(source).exists():
         overrides["source"] = _local_source(Path(source)).model_dump(mode="json")
     elif source:

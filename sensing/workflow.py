@@ -10,9 +10,11 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import dask.array as da
 import numpy as np
+import xarray as xr
 from odc.geo.geobox import GeoBox
 from shapely.geometry import box, mapping
 
@@ -20,19 +22,21 @@ from sensing.compute.clouds import S2CLOUDLESS_BANDS, SPECTRAL_TEST_BANDS
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.indices import compute_index
 from sensing.compute.masks import dilate, scene_masks
+from sensing.compute.sar import detect_units, lee_filter, to_db, to_linear
 from sensing.compute.water import (
     CLASS_CLOUD,
     CLASS_NODATA,
+    ThresholdChoice,
     choose_threshold,
     classify,
     index_histogram,
     snow_ice,
 )
 from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
-from sensing.config import INDEX_PRODUCTS, Settings
+from sensing.config import CLASS_PRODUCTS, INDEX_PRODUCTS, SAR_BANDS, Settings
 from sensing.errors import SceneError
 from sensing.grid import aoi_geobox, pixel_area_m2
-from sensing.models import LayerRef, SceneRef, SceneResult
+from sensing.models import LayerRef, SceneRef, SceneResult, sensor_name
 from sensing.products import ProductSpec, product_spec
 from sensing.publish.cog import write_cogs
 from sensing.publish.layout import OutputLayout
@@ -59,7 +63,7 @@ BANDS = [*REQUIRED_BANDS, *OPTIONAL_BANDS]
 
 def product_specs(settings: Settings) -> dict[str, ProductSpec]:
     """The spec of every configured product."""
-    return {p: product_spec(p, settings.indices.get(p)) for p in settings.products}
+    return {p: product_spec(p, settings.indices.get(p)) for p in settings.published_products}
 
 
 def scenes_for_period(
@@ -70,13 +74,15 @@ def scenes_for_period(
         raise ValueError(f"start {start} is after end {end}")
     footprint = to_lonlat(box(*settings.aoi.bounds), settings.aoi.crs)
     scenes = source.search(tuple(footprint.bounds), start, end)
-    source.check_budget(len(scenes), aoi_geobox(settings.aoi), len(REQUIRED_BANDS) + 1)
+    wanted = SAR_BANDS if settings.source.sensor == "sar" else BANDS
+    n_bands = len([b for b in wanted if b in settings.source.bands])  # every band the scenes will fetch
+    source.check_budget(len(scenes), aoi_geobox(settings.aoi), n_bands)
     return scenes
 
 
 def _published(layout: OutputLayout, settings: Settings, scene: SceneRef) -> bool:
     """Whether every product of the scene is already published at the current version."""
-    for product in settings.products:
+    for product in settings.published_products:
         path = layout.item(product, settings.aoi.id, scene.date)
         if not path.exists():
             return False
@@ -92,7 +98,7 @@ def _published(layout: OutputLayout, settings: Settings, scene: SceneRef) -> boo
 
 
 @contextlib.contextmanager
-def _input_errors_named(source: SceneSource, scene: SceneRef) -> Iterator[None]:
+def _input_errors_named(source: SceneSource, scene: SceneRef, bands: list[str]) -> Iterator[None]:
     """Turn a failed read into a SceneError naming the broken file and band, when one is found.
 
     Errors raised inside Dask workers lose their context; the source re-reads the assets to tell.
@@ -100,64 +106,122 @@ def _input_errors_named(source: SceneSource, scene: SceneRef) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        cause = source.explain_failure(scene, BANDS)
+        cause = source.explain_failure(scene, bands)
         if cause is None:
             raise
         raise SceneError(f"{scene.id}: unreadable input: {cause}") from exc
 
 
-def process_scene(
-    settings: Settings, source: SceneSource, scene: SceneRef, bodies: list[WaterBody], *, force: bool = False
-) -> SceneResult:
-    """Classify water and compute indices for one scene on the AOI grid; publish COGs then STAC items.
+@dataclass(frozen=True)
+class _Classified:
+    """One scene on the AOI grid: the water classes, value layers by product, and how water was found."""
 
-    Skips (status ``skipped``) when the current version is already published, unless ``force``.
-    Inputs are read twice: a first Dask pass reduces the water index to a histogram (Otsu needs the
-    whole scene), then one pass computes every layer and the per-water-body counts together.
-    """
-    layout = OutputLayout(settings.output_dir)
-    version = settings.version_key()
-    if not force and _published(layout, settings, scene):
-        return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
-    geobox = aoi_geobox(settings.aoi)
-    chunk = settings.dask.chunk
-    ds = source.load(scene, BANDS, geobox, chunk, optional=OPTIONAL_BANDS)
+    classes: xr.DataArray
+    values: dict[str, xr.DataArray]
+    choice: ThresholdChoice
+    properties: dict[str, object]
+
+
+def _optical(settings: Settings, source: SceneSource, scene: SceneRef, geobox: GeoBox) -> _Classified:
+    """Masks, indices and an Otsu threshold on the water index (read pass one: the histogram)."""
+    ds = source.load(scene, BANDS, geobox, settings.dask.chunk, optional=OPTIONAL_BANDS)
     masks, mask_source = scene_masks(ds)
     masks["cloud"] = dilate(masks["cloud"], settings.masks.cloud_dilation_px)
     indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, settings.water.index}}
     snow = snow_ice(ds, indices["mndwi"], masks["snow"], settings.water)
     water_index = indices[settings.water.index]
     valid = ~(masks["nodata"] | masks["cloud"] | snow) & water_index.notnull()
-    with _input_errors_named(source, scene):
+    with _input_errors_named(source, scene, BANDS):
         counts = index_histogram(water_index, valid, settings.water.histogram_bins).compute()
     choice = choose_threshold(counts, settings.water)
     classes = classify(water_index, masks["nodata"], masks["cloud"], snow, choice.value)
+    return _Classified(classes, indices, choice, {
+        "sensing:cloud_mask": mask_source,
+        "sensing:water_method": choice.method,
+        "sensing:water_threshold": round(choice.value, 4),
+        "sensing:water_index": settings.water.index,
+    })  # fmt: skip
+
+
+def _radar(settings: Settings, source: SceneSource, scene: SceneRef, geobox: GeoBox) -> _Classified:
+    """Speckle-filtered backscatter in dB and an Otsu threshold on it (water is dark)."""
+    cfg = settings.sar
+    optional = tuple(b for b in SAR_BANDS if b != cfg.polarization)
+    bands = [cfg.polarization, *optional]
+    ds = source.load(scene, bands, geobox, settings.dask.chunk, optional=optional)
+    with _input_errors_named(source, scene, bands):
+        units = {
+            str(b): detect_units(ds[b], str(b)) if cfg.units == "auto" else cfg.units for b in ds.data_vars
+        }
+    db = {
+        b: to_db(lee_filter(to_linear(ds[b], units[b]), cfg.speckle_filter_px, cfg.looks)).rename(b)
+        for b in units
+    }
+    evidence = db[cfg.polarization]
+    with _input_errors_named(source, scene, bands):
+        counts = index_histogram(
+            evidence, evidence.notnull(), cfg.histogram_bins, cfg.histogram_range
+        ).compute()
+    choice = choose_threshold(counts, cfg, value_range=cfg.histogram_range, water_below=True)
+    no = xr.zeros_like(evidence, dtype=bool)
+    classes = classify(evidence, evidence.isnull(), no, no, choice.value, water_below=True)
+    return _Classified(classes, db, choice, {
+        "sensing:water_method": choice.method,
+        "sensing:water_threshold": round(choice.value, 2),
+        "sensing:water_index": f"{cfg.polarization}_db",
+        "sensing:sar_units": units[cfg.polarization],
+        "sensing:speckle_filter": f"lee-{cfg.speckle_filter_px}" if cfg.speckle_filter_px > 1 else "none",
+    })  # fmt: skip
+
+
+def process_scene(
+    settings: Settings, source: SceneSource, scene: SceneRef, bodies: list[WaterBody], *, force: bool = False
+) -> SceneResult:
+    """Classify water and compute value layers for one scene on the AOI grid; publish COGs then STAC items.
+
+    Optical scenes give water classes and indices; radar scenes (a source of vv/vh bands) give water
+    classes and backscatter in dB. Skips (status ``skipped``) when the current version is already
+    published, unless ``force``. Inputs are read twice: a first Dask pass reduces the water evidence
+    to a histogram (Otsu needs the whole scene), then one pass computes every layer and the
+    per-water-body counts together.
+    """
+    layout = OutputLayout(settings.output_dir)
+    version = settings.version_key()
+    if not force and _published(layout, settings, scene):
+        return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
+    geobox = aoi_geobox(settings.aoi)
+    sar = settings.source.sensor == "sar"
+    scene_layers = (_radar if sar else _optical)(settings, source, scene, geobox)
+    classes = scene_layers.classes
 
     specs = product_specs(settings)
     layers = []
     for name, spec in specs.items():
-        data = classes if name == "water" else to_scaled_int16(indices[name], spec.cog.scale, spec.cog.offset)
+        data = (
+            classes
+            if name in CLASS_PRODUCTS
+            else to_scaled_int16(scene_layers.values[name], spec.cog.scale, spec.cog.offset)
+        )
         layers.append((data.data, layout.layer(name, settings.aoi.id, scene.date, version), spec.cog))
-    zone_counts = zone_class_counts(classes.data, zones_raster(bodies, geobox, chunk), len(bodies))
+    zone_counts = zone_class_counts(
+        classes.data, zones_raster(bodies, geobox, settings.dask.chunk), len(bodies)
+    )
     class_counts = da.bincount(classes.data.ravel(), minlength=256)
-    with _input_errors_named(source, scene):
+    with _input_errors_named(source, scene, list(SAR_BANDS) if sar else BANDS):
         zone_counts, class_counts = write_cogs(
             layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts)
         )
     observed = int(class_counts.sum() - class_counts[CLASS_NODATA])
     if observed == 0:
         raise SceneError(f"{scene.id}: no valid pixel over AOI {settings.aoi.id}")
+    choice = scene_layers.choice
     areas = areas_from_counts(
         np.asarray(zone_counts), bodies, pixel_area_m2(geobox), scene.date, settings.quality,
         scene_id=scene.id, method=choice.method, threshold=round(choice.value, 4),
+        sensor=sensor_name(scene.platform, settings.source.sensor),
     )  # fmt: skip
     meta = _layer_metadata(settings, geobox, scene, round(100.0 * class_counts[CLASS_CLOUD] / observed, 2))
-    meta["properties"] = {
-        "sensing:cloud_mask": mask_source,
-        "sensing:water_method": choice.method,
-        "sensing:water_threshold": round(choice.value, 4),
-        "sensing:water_index": settings.water.index,
-    }
+    meta["properties"] = scene_layers.properties
     refs = []
     for (_, path, _), (name, spec) in zip(layers, specs.items(), strict=True):
         write_item(build_item(spec, layout, settings.aoi.id, path, meta), layout)

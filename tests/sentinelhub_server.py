@@ -1,10 +1,12 @@
 """A local Sentinel Hub on 127.0.0.1: OAuth2 client-credentials token, Catalog API search and Process API,
-rendering real pixels from a static STAC archive of Sentinel-2 L2A COGs (the demo archive).
+rendering real pixels from a static STAC archive (the demo archive's Sentinel-2 L2A and Sentinel-1 RTC
+COGs play ``sentinel-2-l2a`` and ``sentinel-1-grd``).
 
 Implements what the documented endpoints do for the requests `sentinelhub` sends: bearer-token checks,
-Catalog paging through ``context.next``, multi-band UINT16 GeoTIFF responses in evalscript band order
-(harmonised L2A DN, 0 where there is no data), ``x-processingunits-spent`` headers and injectable
-rate limits (429 with a Retry-After header).
+Catalog search per collection with paging through ``context.next``, multi-band GeoTIFF responses in
+evalscript band order (UINT16 harmonised L2A DN with 0 for no data; FLOAT32 linear backscatter with
+NaN for no data), ``x-processingunits-spent`` headers and injectable rate limits (429 with a
+Retry-After header). Request bodies are kept in ``requests`` for tests to inspect.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 TOKEN = "local-token-0123456789"
+ARCHIVE_COLLECTIONS = {"sentinel-2-l2a": "sentinel-2-l2a-demo", "sentinel-1-grd": "sentinel-1-rtc-demo"}
+"""Sentinel Hub collection -> the demo archive's collection that plays it."""
 
 
 class SentinelHubServer:
@@ -42,6 +46,7 @@ class SentinelHubServer:
         self.token_calls = 0
         self.rate_limits: list[dict[str, str]] = []
         self.failures: list[int] = []
+        self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -74,6 +79,7 @@ class SentinelHubServer:
             return JSONResponse({"error": "unauthorised"}, status_code=401)
         body = await request.json()
         area = box(*body["bbox"])
+        wanted = {ARCHIVE_COLLECTIONS[c] for c in body["collections"]}
         start, end = (
             dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in body["datetime"].split("/")
         )
@@ -84,7 +90,8 @@ class SentinelHubServer:
         )
         hits = [
             i for i in sorted(self.items, key=lambda i: i.datetime)  # type: ignore[arg-type, return-value]
-            if start <= i.datetime <= end and shape(i.geometry).intersects(area)  # type: ignore[operator]
+            if i.collection_id in wanted
+            and start <= i.datetime <= end and shape(i.geometry).intersects(area)  # type: ignore[operator]
             and i.properties.get("eo:cloud_cover", 0) <= limit_cc
         ]  # fmt: skip
         offset, limit = int(body.get("next", 0)), int(body.get("limit", 100))
@@ -115,15 +122,35 @@ class SentinelHubServer:
         if failure is not None:
             return JSONResponse({"error": {"status": failure}}, status_code=failure)
         body = await request.json()
+        with self.lock:
+            self.requests.append(body)
         bands = [b for b in re.search(r"bands:\s*(\[[^\]]*\])", body["evalscript"]).group(1).strip("[]").replace('"', "").split(", ") if b != "dataMask"]  # type: ignore[union-attr]  # fmt: skip
         bounds = body["input"]["bounds"]
         crs = "EPSG:" + bounds["properties"]["crs"].rsplit("/", 1)[-1]
         width, height = body["output"]["width"], body["output"]["height"]
-        day = body["input"]["data"][0]["dataFilter"]["timeRange"]["from"][:10]
-        item = next(i for i in self.items if i.datetime.date().isoformat() == day)  # type: ignore[union-attr]
-        harmonise = 1000 if item.properties["s2:processing_baseline"] >= "04.00" else 0
+        data = body["input"]["data"][0]
+        day = data["dataFilter"]["timeRange"]["from"][:10]
+        item = next(
+            i for i in self.items
+            if i.collection_id == ARCHIVE_COLLECTIONS[data["type"]] and i.datetime.date().isoformat() == day  # type: ignore[union-attr]
+        )  # fmt: skip
         transform = from_bounds(*bounds["bbox"], width, height)
-        out = np.zeros((len(bands), height, width), dtype="uint16")
+        render = self._radar if data["type"] == "sentinel-1-grd" else self._optical
+        out, factor = render(item, bands, (height, width), transform, crs)
+        with MemoryFile() as memfile:
+            with memfile.open(driver="GTiff", width=width, height=height, count=len(bands), dtype=out.dtype,
+                              crs=crs, transform=transform) as dst:  # fmt: skip
+                dst.write(out)
+            content = memfile.read()
+        units = max(0.005, width * height / 512**2 * len(bands) / 3 * factor)
+        return Response(content, media_type="image/tiff", headers={"x-processingunits-spent": f"{units:.4f}"})
+
+    def _optical(
+        self, item: pystac.Item, bands: list[str], shape: tuple[int, int], transform: Any, crs: str
+    ) -> tuple[np.ndarray, float]:
+        """Harmonised L2A DN (UINT16), 0 where dataMask is 0."""
+        harmonise = 1000 if item.properties["s2:processing_baseline"] >= "04.00" else 0
+        out = np.zeros((len(bands), *shape), dtype="uint16")
         for n, band in enumerate(bands):
             with rasterio.open(item.assets[band].get_absolute_href()) as src:
                 reproject(rasterio.band(src, 1), out[n], dst_transform=transform, dst_crs=crs,
@@ -131,10 +158,16 @@ class SentinelHubServer:
             if band != "SCL":
                 out[n] = np.where(out[n] > 0, np.clip(out[n].astype("int32") - harmonise, 1, None), 0)
         out[:, out[0] == 0] = 0  # dataMask
-        with MemoryFile() as memfile:
-            with memfile.open(driver="GTiff", width=width, height=height, count=len(bands), dtype="uint16",
-                              crs=crs, transform=transform) as dst:  # fmt: skip
-                dst.write(out)
-            content = memfile.read()
-        units = max(0.005, width * height / 512**2 * len(bands) / 3)
-        return Response(content, media_type="image/tiff", headers={"x-processingunits-spent": f"{units:.4f}"})
+        return out, 1.0
+
+    def _radar(
+        self, item: pystac.Item, bands: list[str], shape: tuple[int, int], transform: Any, crs: str
+    ) -> tuple[np.ndarray, float]:
+        """Linear backscatter (FLOAT32) of the archive's RTC assets, NaN where dataMask is 0; the
+        PU factor of float output and orthorectification."""
+        out = np.full((len(bands), *shape), np.nan, dtype="float32")
+        for n, band in enumerate(bands):
+            with rasterio.open(item.assets[band.lower()].get_absolute_href()) as src:
+                reproject(rasterio.band(src, 1), out[n], dst_transform=transform, dst_crs=crs,
+                          resampling=Resampling.nearest, src_nodata=src.nodata, dst_nodata=np.nan)  # fmt: skip
+        return out, 4.0

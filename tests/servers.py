@@ -59,12 +59,15 @@ def file_server(folder: Path) -> contextlib.AbstractContextManager[str]:
     return serve_asgi(app)
 
 
-def publish_over_http(catalog: Path, base_url: str, out: Path) -> tuple[Path, Path]:
-    """Collection and item collection of a static catalog, asset hrefs rewritten to ``base_url``."""
+def publish_over_http(
+    catalog: Path, base_url: str, out: Path, collection_id: str | None = None
+) -> tuple[Path, Path]:
+    """Collection (the first, or ``collection_id``) and item collection of a static catalog, asset
+    hrefs rewritten to ``base_url``."""
     import pystac
 
     root = pystac.Catalog.from_file(str(catalog))
-    collection = next(iter(root.get_children()))
+    collection = next(c for c in root.get_children() if collection_id in (None, c.id))
     items = []
     for item in collection.get_items():
         doc = item.to_dict(include_self_link=False, transform_hrefs=True)

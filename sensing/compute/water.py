@@ -1,8 +1,12 @@
-"""Water classification: a bounded Otsu threshold over valid pixels, with a fixed fallback."""
+"""Water classification: a bounded Otsu threshold over valid pixels, with a fixed fallback.
+
+Used on optical water indices (water above the threshold) and on radar backscatter in dB (below).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import dask.array as da
 import numpy as np
@@ -19,6 +23,7 @@ __all__ = [
     "CLASS_SNOW_ICE",
     "CLASS_WATER",
     "ThresholdChoice",
+    "ThresholdRule",
     "choose_threshold",
     "classify",
     "index_histogram",
@@ -51,40 +56,73 @@ def snow_ice(
     return scl_snow | bright_snow
 
 
-def index_histogram(index: xr.DataArray, valid: xr.DataArray, bins: int) -> da.Array:
-    """Lazy histogram counts of ``index`` over ``valid`` pixels on [-1, 1]."""
+class ThresholdRule(Protocol):
+    """The settings :func:`choose_threshold` reads (WaterConfig for indices, SarConfig for radar)."""
+
+    @property
+    def otsu_bounds(self) -> tuple[float, float]: ...
+    @property
+    def fixed_threshold(self) -> float: ...
+    @property
+    def min_class_fraction(self) -> float: ...
+
+
+def index_histogram(
+    index: xr.DataArray, valid: xr.DataArray, bins: int, value_range: tuple[float, float] = HIST_RANGE
+) -> da.Array:
+    """Lazy histogram counts of ``index`` over ``valid`` pixels on ``value_range`` (default [-1, 1])."""
     values = da.where(valid.data, index.data, np.nan).ravel()
-    counts, _ = da.histogram(values, bins=bins, range=HIST_RANGE)
+    counts, _ = da.histogram(values, bins=bins, range=value_range)
     return counts
 
 
-def choose_threshold(counts: NDArray[np.int64], cfg: WaterConfig) -> ThresholdChoice:
+def choose_threshold(
+    counts: NDArray[np.int64],
+    cfg: ThresholdRule,
+    *,
+    value_range: tuple[float, float] = HIST_RANGE,
+    water_below: bool = False,
+) -> ThresholdChoice:
     """Otsu on the histogram, kept only when inside ``cfg.otsu_bounds`` and both classes are present.
 
-    Otsu over a scene without water invents some; the class-fraction test and the bounds catch that.
+    Water lies above the threshold (water indices) or, with ``water_below``, below it (radar
+    backscatter, where calm water is dark). Otsu over a scene without water invents some; the
+    class-fraction test and the bounds catch that.
     """
-    edges = np.linspace(*HIST_RANGE, len(counts) + 1)
+    edges = np.linspace(*value_range, len(counts) + 1)
     centres = (edges[:-1] + edges[1:]) / 2
     total = counts.sum()
     fixed = cfg.fixed_threshold
     if total == 0:
         return ThresholdChoice(fixed, "fixed", "no valid pixels")
+    if np.count_nonzero(counts) < 2:  # Otsu has nothing to split (and skimage fails on it)
+        return ThresholdChoice(fixed, "fixed", "every valid pixel in one histogram bin")
     value = float(threshold_otsu(hist=(counts, centres)))
     low, high = cfg.otsu_bounds
     if not low <= value <= high:
         return ThresholdChoice(fixed, "fixed", f"otsu {value:.3f} outside bounds [{low}, {high}]")
-    water_fraction = counts[centres > value].sum() / total
+    water_fraction = counts[centres < value if water_below else centres > value].sum() / total
     if not cfg.min_class_fraction <= water_fraction <= 1 - cfg.min_class_fraction:
         return ThresholdChoice(fixed, "fixed", f"histogram not bimodal (water fraction {water_fraction:.4f})")
     return ThresholdChoice(value, "otsu")
 
 
 def classify(
-    index: xr.DataArray, nodata: xr.DataArray, cloud: xr.DataArray, snow: xr.DataArray, threshold: float
+    index: xr.DataArray,
+    nodata: xr.DataArray,
+    cloud: xr.DataArray,
+    snow: xr.DataArray,
+    threshold: float,
+    *,
+    water_below: bool = False,
 ) -> xr.DataArray:
-    """The water class layer (uint8): 0 dry, 1 water, 2 snow/ice, 3 cloud/shadow, 255 nodata."""
+    """The water class layer (uint8): 0 dry, 1 water, 2 snow/ice, 3 cloud/shadow, 255 nodata.
+
+    Water is ``index > threshold``, or ``index < threshold`` with ``water_below`` (backscatter in dB).
+    """
     nodata = nodata | index.isnull()
-    classes = xr.where(index > threshold, CLASS_WATER, CLASS_DRY)
+    is_water = index < threshold if water_below else index > threshold
+    classes = xr.where(is_water, CLASS_WATER, CLASS_DRY)
     classes = xr.where(snow, CLASS_SNOW_ICE, classes)
     classes = xr.where(cloud, CLASS_CLOUD, classes)
     classes = xr.where(nodata, CLASS_NODATA, classes)

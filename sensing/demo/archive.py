@@ -4,6 +4,7 @@ Layout under the archive folder::
 
     catalog.json, sentinel-2-l2a-demo/collection.json, sentinel-2-l2a-demo/<item>/<item>.json
     sentinel-2-l2a-demo/<item>/B02.tif ... SCL.tif          uint16 DN (SCL uint8), L2A scaling
+    sentinel-1-rtc-demo/<item>/vv.tif, vh.tif               float32 gamma0 (only with demo.sentinel1)
     truth/<date>_water.tif                                  0 dry, 1 open water, 2 ice-covered water
     truth/areas.csv                                         true areas per water body and date
 
@@ -15,6 +16,7 @@ delivers them at 20 m beside 10 m bands. Processing baseline 04.00 (from 2022-01
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import math
 import shutil
@@ -35,6 +37,7 @@ from rasterio.windows import Window
 from shapely.geometry import box, mapping
 
 from sensing.config import AoiConfig, DemoConfig
+from sensing.demo import sentinel1
 from sensing.demo.landscape import BANDS, Acquisition, Surface, render
 from sensing.publish.cog import CogSpec, translate_to_cog
 from sensing.waterbodies import WaterBody, rasterize_zones, to_lonlat
@@ -52,6 +55,7 @@ NOISE_SIGMA = 0.004
 LANDSCAPE_CRS = "EPSG:32643"
 """The simulated landscape is defined in UTM 43N metres; grids in other CRSs see it reprojected."""
 MGRS_TILES = {"EPSG:32643": "43TGJ", "EPSG:32644": "44TKN"}
+SAR_POLS = ("vv", "vh")
 SCRATCH = {"SCL": ("uint8", 0), "truth": ("uint8", 255)}
 """dtype and nodata of the scratch files that are not uint16 reflectance."""
 
@@ -147,7 +151,7 @@ def _to_dn(reflectance: np.ndarray, nodata: np.ndarray, offset: int, rng: np.ran
 
 
 def _scratch(
-    path: Path, grid: ArchiveGrid, factor: int, dtype: str, nodata: int
+    path: Path, grid: ArchiveGrid, factor: int, dtype: str, nodata: float
 ) -> rasterio.io.DatasetWriter:
     size = grid.size // factor
     return rasterio.open(
@@ -227,6 +231,26 @@ def _write_scene(
     return tally, rows
 
 
+def _write_sar_scene(acq: Acquisition, demo: DemoConfig, grid: ArchiveGrid, out_dir: Path, tmp: Path) -> None:
+    """Render the radar pass of an overpass's day into float32 COGs ``vv.tif`` and ``vh.tif``."""
+    clear = dataclasses.replace(acq, cloud_amount=0.0)  # radar sees through clouds
+    rng = np.random.default_rng([demo.seed, acq.index, 1])
+    dsts = {pol: _scratch(tmp / f"{pol}.tif", grid, 1, "float32", sentinel1.NODATA) for pol in SAR_POLS}
+    try:
+        for window in _windows(grid.size):
+            x, y, wu, wv = _coords(grid, window, 1)
+            surface = render(clear, demo.start, x, y, (wu, 1 - wv))
+            for pol, db in sentinel1.backscatter_db(surface, x, y, demo.seed).items():
+                values = np.where(surface.nodata, sentinel1.NODATA, sentinel1.speckled(db, rng))
+                dsts[pol].write(values.astype(np.float32), 1, window=window)
+    finally:
+        for dst in dsts.values():
+            dst.close()
+    for pol in SAR_POLS:
+        spec = CogSpec("float32", sentinel1.NODATA, "average", description=f"{pol.upper()} gamma0 (linear)")
+        translate_to_cog(tmp / f"{pol}.tif", out_dir / f"{pol}.tif", spec)
+
+
 def _item(acq: Acquisition, grid: ArchiveGrid, cloud_cover: float, item_dir: Path) -> pystac.Item:
     platform = "sentinel-2a" if acq.index % 2 == 0 else "sentinel-2b"
     baseline = baseline_for(acq.date)
@@ -304,15 +328,17 @@ def write_archive(
     ]
     acqs = acquisitions(demo)
     first, last = (dt.datetime.combine(a.date, dt.time(), tzinfo=dt.UTC) for a in (acqs[0], acqs[-1]))
-    collection = pystac.Collection(
-        id=COLLECTION,
-        description="Simulated Sentinel-2 L2A scenes around the Kapchagay dam (synthetic, for demos and tests).",
-        extent=pystac.Extent(
-            pystac.SpatialExtent([list(to_lonlat(box(*grid.bounds), grid.crs).bounds)]),
-            pystac.TemporalExtent([[first, last]]),
-        ),
-        license="CC-BY-4.0",
-        title="Sentinel-2 L2A (simulated)",
+    collection = _collection(
+        COLLECTION, "Sentinel-2 L2A (simulated)",
+        "Simulated Sentinel-2 L2A scenes around the Kapchagay dam (synthetic, for demos and tests).",
+        grid, first, last,
+    )  # fmt: skip
+    radar_title = "Sentinel-1 RTC (simulated)"
+    radar_about = "Simulated Sentinel-1 RTC gamma0 (VV, VH) on the days of the optical scenes (synthetic)."
+    radar = (
+        _collection(sentinel1.COLLECTION, radar_title, radar_about, grid, first, last)
+        if demo.sentinel1
+        else None
     )
     truth_rows: list[dict[str, object]] = []
     for acq in acqs:
@@ -328,11 +354,16 @@ def write_archive(
             asset.href = str(final_dir / Path(asset.href).name)
         collection.add_item(item)
         truth_rows += [{**r, "water_body": bodies[int(str(r["zone"])) - 1].id} for r in rows]
+        if radar is not None:
+            _add_sar_item(radar, acq, demo, grid, staging)
         if progress:
             progress(acq.date.isoformat())
     collection.update_extent_from_items()
     catalog = pystac.Catalog(id="demo-archive", description="Simulated Sentinel-2 L2A archive (static STAC).")
     catalog.add_child(collection)
+    if radar is not None:
+        radar.update_extent_from_items()
+        catalog.add_child(radar)
     catalog.normalize_hrefs(f"{staging}/")  # trailing slash: a folder, whatever its name
     catalog.make_all_asset_hrefs_relative()
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
@@ -340,6 +371,36 @@ def write_archive(
     shutil.rmtree(root, ignore_errors=True)
     staging.rename(root)
     return root / "catalog.json"
+
+
+def _collection(
+    collection_id: str, title: str, description: str, grid: ArchiveGrid, first: dt.datetime, last: dt.datetime
+) -> pystac.Collection:
+    return pystac.Collection(
+        id=collection_id,
+        description=description,
+        extent=pystac.Extent(
+            pystac.SpatialExtent([list(to_lonlat(box(*grid.bounds), grid.crs).bounds)]),
+            pystac.TemporalExtent([[first, last]]),
+        ),
+        license="CC-BY-4.0",
+        title=title,
+    )
+
+
+def _add_sar_item(
+    collection: pystac.Collection, acq: Acquisition, demo: DemoConfig, grid: ArchiveGrid, staging: Path
+) -> None:
+    pending = staging / sentinel1.COLLECTION / "pending"
+    pending.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=staging) as tmp:
+        _write_sar_scene(acq, demo, grid, pending, Path(tmp))
+    item = sentinel1.sar_item(acq, grid.crs, grid.bounds, list(grid.transform())[:6], grid.size, pending)
+    final_dir = staging / sentinel1.COLLECTION / item.id
+    pending.rename(final_dir)
+    for asset in item.assets.values():
+        asset.href = str(final_dir / Path(asset.href).name)
+    collection.add_item(item)
 
 
 def _write_truth_table(path: Path, rows: list[dict[str, object]]) -> None:

@@ -13,7 +13,7 @@ from sensing.publish.storage import atomic_path
 
 __all__ = ["KEY", "read_water_areas", "upsert_water_areas"]
 
-KEY = ["water_body", "date"]
+KEY = ["water_body", "date", "sensor"]
 COLUMNS = [f.name for f in dataclasses.fields(WaterBodyArea)]
 
 
@@ -21,11 +21,14 @@ def read_water_areas(path: Path) -> pd.DataFrame:
     """The table, or an empty frame with its columns."""
     if not path.exists():
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_parquet(path)
+    table = pd.read_parquet(path)
+    for column in set(COLUMNS) - set(table.columns):  # written before the column existed
+        table[column] = ""
+    return table[COLUMNS]
 
 
 def upsert_water_areas(path: Path, rows: Iterable[WaterBodyArea]) -> bool:
-    """Insert or replace rows by (water_body, date); write nothing when the table would not change.
+    """Insert or replace rows by (water_body, date, sensor); write nothing when the table would not change.
 
     Returns True if the table was rewritten. The Parquet file and its CSV copy are replaced atomically.
     """

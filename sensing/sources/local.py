@@ -26,6 +26,7 @@ __all__ = [
     "COMMON_BANDS",
     "LOCAL_COLLECTION",
     "Registration",
+    "catalog_band_names",
     "parse_band_values",
     "read_mtl",
     "register_scene",
@@ -212,6 +213,18 @@ def register_scene(reg: Registration, catalog_dir: Path) -> pystac.Item:
     catalog.normalize_hrefs(f"{catalog_dir}/")
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
     return item
+
+
+def catalog_band_names(catalog: Path) -> set[str]:
+    """Band names (common name, else name) of the first item of a static catalog; empty if none."""
+    item = next(pystac.Catalog.from_file(str(catalog)).get_items(recursive=True), None)
+    if item is None:
+        return set()
+    return {
+        str(band.get("common_name") or band.get("name"))
+        for asset in item.assets.values()
+        for band in asset.extra_fields.get("eo:bands") or []
+    }
 
 
 def _bounds(fields: dict[str, Any]) -> tuple[float, float, float, float]:

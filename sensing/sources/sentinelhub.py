@@ -41,24 +41,39 @@ from sensing.waterbodies import to_lonlat
 __all__ = ["CREDENTIAL_VARIABLES", "SentinelHubSource", "evalscript", "processing_units"]
 
 CREDENTIAL_VARIABLES = ("SH_CLIENT_ID", "SH_CLIENT_SECRET")
-COLLECTIONS = {"sentinel-2-l2a": DataCollection.SENTINEL2_L2A, "sentinel-2-l1c": DataCollection.SENTINEL2_L1C}
+COLLECTIONS = {
+    "sentinel-2-l2a": DataCollection.SENTINEL2_L2A,
+    "sentinel-2-l1c": DataCollection.SENTINEL2_L1C,
+    "sentinel-1-grd": DataCollection.SENTINEL1_IW,
+}
+RADAR_COLLECTIONS = ("sentinel-1-grd",)
+DEM_INSTANCE = "COPERNICUS_30"
+"""DEM used to orthorectify Sentinel-1 (and to flatten terrain for GAMMA0_TERRAIN)."""
 
 
-def evalscript(sh_bands: list[str]) -> str:
-    """A V3 evalscript returning ``sh_bands`` as UINT16 DN, 0 wherever dataMask says no data."""
+def evalscript(sh_bands: list[str], radar: bool = False) -> str:
+    """A V3 evalscript returning ``sh_bands`` wherever dataMask says there is data.
+
+    Optical: UINT16 DN, 0 for no data. Radar: FLOAT32 linear power, NaN for no data.
+    """
     inputs = json.dumps([*sh_bands, "dataMask"])
     values = ", ".join(f"s.{b}" for b in sh_bands)
+    units, sample, empty = ("LINEAR_POWER", "FLOAT32", "NaN") if radar else ("DN", "UINT16", "0")
     return (
         "//VERSION=3\n"
-        f'function setup() {{ return {{ input: [{{ bands: {inputs}, units: "DN" }}], '
-        f'output: {{ bands: {len(sh_bands)}, sampleType: "UINT16" }} }}; }}\n'
-        f"function evaluatePixel(s) {{ return s.dataMask == 0 ? {[0] * len(sh_bands)} : [{values}]; }}\n"
+        f'function setup() {{ return {{ input: [{{ bands: {inputs}, units: "{units}" }}], '
+        f'output: {{ bands: {len(sh_bands)}, sampleType: "{sample}" }} }}; }}\n'
+        f"function evaluatePixel(s) {{ return s.dataMask == 0 ? [{', '.join([empty] * len(sh_bands))}] : [{values}]; }}\n"
     )
 
 
-def processing_units(width: int, height: int, n_bands: int) -> float:
-    """Sentinel Hub's PU cost of one 16-bit request: (px / 512^2) x (bands / 3), at least 0.005."""
-    return max(0.005, width * height / 512**2 * n_bands / 3)
+def processing_units(width: int, height: int, n_bands: int, radar: bool = False) -> float:
+    """Sentinel Hub's PU estimate of one request: (px / 512^2) x (bands / 3), at least 0.005.
+
+    Radar requests count twice for their 32-bit float output and twice again for orthorectification.
+    """
+    factor = 4.0 if radar else 1.0
+    return max(0.005, width * height / 512**2 * n_bands / 3 * factor)
 
 
 class SentinelHubSource(_StacItems):
@@ -95,6 +110,16 @@ class SentinelHubSource(_StacItems):
             download_timeout_seconds=self.config.timeout_s,
         )
 
+    @property
+    def _radar(self) -> bool:
+        return self.config.collection in RADAR_COLLECTIONS
+
+    def _processing(self) -> dict[str, object]:
+        """Process API processing options: orthorectified backscatter, or harmonised L2A DN."""
+        if self._radar:
+            return {"backCoeff": self.config.backscatter, "orthorectify": True, "demInstance": DEM_INSTANCE}
+        return {"harmonizeValues": True}  # L2A DN without the +1000 offset of baseline 04.00
+
     def _collection(self) -> DataCollection:
         base = COLLECTIONS[str(self.config.collection)]
         return base.define_from(f"{base.name}-{hashlib.sha1(str(self.config.url).encode()).hexdigest()[:6]}",
@@ -111,7 +136,7 @@ class SentinelHubSource(_StacItems):
                 self._collection(),
                 bbox=BBox(bbox_lonlat, crs=CRS.WGS84),
                 time=(start.isoformat(), end.isoformat()),
-                filter=f"eo:cloud_cover <= {cloud}" if cloud < 100 else None,
+                filter=f"eo:cloud_cover <= {cloud}" if cloud < 100 and not self._radar else None,
                 fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"], "exclude": []},
             )
             features = list(results)
@@ -124,11 +149,12 @@ class SentinelHubSource(_StacItems):
                 href=f"sentinelhub://{self.config.collection}/{f['id']}",
                 collection=str(self.config.collection),
                 cloud_cover=f["properties"].get("eo:cloud_cover"),
+                platform=str(self.config.collection)[: len("sentinel-n")],  # one scene per day and mission
             )
             for f in features
         ]
         # The Process API mosaics an acquisition's tiles itself: one scene per day, all its tiles as parts.
-        return group_acquisitions([(r, "") for r in refs])
+        return group_acquisitions(refs)
 
     def _band_keys(self, bands: list[str]) -> dict[str, str]:
         missing = [b for b in bands if b not in self.config.bands]
@@ -138,7 +164,7 @@ class SentinelHubSource(_StacItems):
 
     def estimate(self, geobox: GeoBox, n_bands: int) -> float:
         """Processing units one scene costs on ``geobox`` with ``n_bands`` bands."""
-        return sum(processing_units(t.shape.x, t.shape.y, n_bands) for t in self._tiles(geobox))
+        return sum(processing_units(t.shape.x, t.shape.y, n_bands, self._radar) for t in self._tiles(geobox))
 
     def check_budget(self, scenes: int, geobox: GeoBox, n_bands: int) -> None:
         """Refuse a run whose estimated cost would exceed this month's configured PU budget."""
@@ -174,7 +200,7 @@ class SentinelHubSource(_StacItems):
         sh_bands = [self.config.bands[b] for b in bands]
         day = scene.datetime.astimezone(dt.UTC)
         request = SentinelHubRequest(
-            evalscript=evalscript(sh_bands),
+            evalscript=evalscript(sh_bands, self._radar),
             input_data=[
                 SentinelHubRequest.input_data(
                     data_collection=self._collection(),
@@ -182,7 +208,7 @@ class SentinelHubSource(_StacItems):
                         day.replace(hour=0, minute=0, second=0),
                         day.replace(hour=23, minute=59, second=59),
                     ),
-                    other_args={"processing": {"harmonizeValues": True}},  # L2A DN without the +1000 offset
+                    other_args={"processing": self._processing()},
                 )
             ],
             responses=[SentinelHubRequest.output_response("default", MimeType.TIFF)],
@@ -198,8 +224,9 @@ class SentinelHubSource(_StacItems):
         ).hexdigest()
         path = self.cache_dir / f"{key}.tif"
         if not path.exists():
-            self._download(request, path, scene, processing_units(tile.shape.x, tile.shape.y, len(sh_bands)))
-        return _tile_stac_item(scene, tile, path, bands, n)
+            units = processing_units(tile.shape.x, tile.shape.y, len(sh_bands), self._radar)
+            self._download(request, path, scene, units)
+        return _tile_stac_item(scene, tile, path, bands, n, self._radar)
 
     def _download(self, request: SentinelHubRequest, path: Path, scene: SceneRef, estimate: float) -> None:
         client = SentinelHubDownloadClient(config=self._sh_config())
@@ -241,11 +268,22 @@ def _month() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m")
 
 
-def _tile_stac_item(scene: SceneRef, tile: GeoBox, path: Path, bands: list[str], n: int) -> pystac.Item:
-    """An in-memory STAC item for one downloaded tile: one multi-band asset, bands by common name."""
+def _tile_stac_item(
+    scene: SceneRef, tile: GeoBox, path: Path, bands: list[str], n: int, radar: bool
+) -> pystac.Item:
+    """An in-memory STAC item for one downloaded tile: one multi-band asset, bands by common name.
+
+    Radar tiles hold float32 linear power (NaN nodata), optical tiles uint16 DN (reflectance x 10^4).
+    """
     footprint = to_lonlat(box(*tile.extent.boundingbox), str(tile.crs))
-    raster = [
-        {"data_type": "uint16", "nodata": 0, **({} if b in CLASS_BANDS else {"scale": 1e-4, "offset": 0.0})}
+    raster: list[dict[str, object]] = [
+        {"data_type": "float32", "nodata": "nan"}
+        if radar
+        else {
+            "data_type": "uint16",
+            "nodata": 0,
+            **({} if b in CLASS_BANDS else {"scale": 1e-4, "offset": 0.0}),
+        }
         for b in bands
     ]
     asset = pystac.Asset(

@@ -73,12 +73,12 @@ def _has_band(item: pystac.Item, key: str) -> bool:
     return _asset_with(item, key) is not None
 
 
-def group_acquisitions(refs: list[tuple[SceneRef, str]]) -> list[SceneRef]:
+def group_acquisitions(refs: list[SceneRef]) -> list[SceneRef]:
     """One SceneRef per acquisition: items of one collection, platform and day (adjacent tiles, or
     the same pass in two UTM zones) become the parts of a single scene. Oldest first."""
     groups: dict[tuple[str, str, dt.date], list[SceneRef]] = {}
-    for ref, platform in refs:
-        groups.setdefault((ref.collection, platform, ref.date), []).append(ref)
+    for ref in refs:
+        groups.setdefault((ref.collection, ref.platform, ref.date), []).append(ref)
     scenes = []
     for members in groups.values():
         members.sort(key=lambda r: r.id)
@@ -90,14 +90,11 @@ def group_acquisitions(refs: list[tuple[SceneRef, str]]) -> list[SceneRef]:
         scenes.append(
             SceneRef(
                 id=first.id, datetime=first.datetime, href=first.href, collection=first.collection,
-                cloud_cover=max(covers) if covers else None, parts=tuple((m.id, m.href) for m in members),
+                cloud_cover=max(covers) if covers else None, platform=first.platform,
+                parts=tuple((m.id, m.href) for m in members),
             )
         )  # fmt: skip
     return sorted(scenes, key=lambda r: (r.datetime, r.id))
-
-
-def _platform(item: pystac.Item) -> str:
-    return str(item.properties.get("platform", ""))
 
 
 def _scene_ref(item: pystac.Item) -> SceneRef:
@@ -108,6 +105,7 @@ def _scene_ref(item: pystac.Item) -> SceneRef:
         href=item.get_self_href() or "",
         collection=item.collection_id or "",
         cloud_cover=item.properties.get("eo:cloud_cover"),
+        platform=str(item.properties.get("platform", "")),
     )
 
 
@@ -153,12 +151,11 @@ class _StacItems:
 
         Bands in ``optional`` are left out when the source or the item does not have them.
         """
-        bands = [b for b in bands if b not in optional or b in self.config.bands]
-        items = self._items_for(scene, bands, geobox)
+        assets = self._band_keys([b for b in bands if b not in optional or b in self.config.bands])
+        items = self._items_for(scene, list(assets.values()), geobox)
         item = items[0]
-        bands = [b for b in bands if b not in optional or _has_band(item, self.config.bands[b])]
-        assets = self._band_keys(bands)
-        absent = sorted(a for a in assets if not _has_band(item, a))
+        assets = {key: b for key, b in assets.items() if b not in optional or _has_band(item, key)}
+        absent = sorted(key for key in assets if not _has_band(item, key))
         if absent:
             raise SceneError(f"{scene.id}: item {scene.href} has no asset or band {absent}")
         configure_reads(self.config.gdal_options)
@@ -220,7 +217,7 @@ class StaticStacSource(_StacItems):
     ) -> list[SceneRef]:
         """Items of the configured collection that intersect the box within the dates, oldest first."""
         area = box(*bbox_lonlat)
-        refs: list[tuple[SceneRef, str]] = []
+        refs: list[SceneRef] = []
         for item in self._catalog.get_items(recursive=True):
             if self.config.collection and item.collection_id != self.config.collection:
                 continue
@@ -231,7 +228,7 @@ class StaticStacSource(_StacItems):
                 continue
             if ref.cloud_cover is not None and ref.cloud_cover > self.config.max_cloud_cover:
                 continue
-            refs.append((ref, _platform(item)))
+            refs.append(ref)
         return group_acquisitions(refs)
 
 
@@ -311,10 +308,8 @@ class StacApiSource(_StacItems):
             **extra,  # type: ignore[arg-type]
         )
         items = [pystac.Item.from_dict(f) for page in self._pages(search) for f in page["features"]]
-        refs = [(_scene_ref(i), _platform(i)) for i in items]
-        return group_acquisitions(
-            [(r, p) for r, p in refs if r.cloud_cover is None or r.cloud_cover <= limit]
-        )
+        refs = [_scene_ref(i) for i in items]
+        return group_acquisitions([r for r in refs if r.cloud_cover is None or r.cloud_cover <= limit])
 
     def _pages(self, search: Any) -> Iterator[dict[str, Any]]:
         """Search result pages; a page whose next link repeats an earlier one ends in a FatalError."""

@@ -4,6 +4,7 @@ cache, processing-unit budget, rate limits and credentials."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -145,6 +146,8 @@ def test_credentials_are_required_and_never_written_or_logged(
     scene = source.search(BBOX, dt.date(2021, 8, 1), dt.date(2021, 8, 1))[0]
     result = process_scene(settings, source, scene, read_water_bodies(settings.water_bodies))
     assert result.status == "processed"
+    item = json.loads(next((settings.output_dir / "stac" / "water").rglob("water-*.json")).read_text())
+    assert item["properties"]["sensing:cloud_mask"] == "scl"  # the optional SCL band came along
     for path in settings.data_dir.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path

@@ -54,6 +54,11 @@ def test_unknown_product_is_named(demo_root: Path) -> None:
     assert result.exit_code == 2 and "evi" in result.output
 
 
+def test_unknown_backscatter_units_are_named(demo_root: Path) -> None:
+    result = _reprocess(demo_root, "kapchagay-dam", "2022-01-01", "2022-02-01", "--units", "decibel")
+    assert result.exit_code == 2 and "--units: 'decibel' is not one of linear, db, auto" in result.output
+
+
 def test_demo_data_if_absent_keeps_the_archive(demo_root: Path) -> None:
     catalog = demo_root / "data" / "demo-archive" / "catalog.json"
     stamp = catalog.stat().st_mtime_ns

@@ -104,3 +104,12 @@ def test_planetary_computer_signing_needs_its_package() -> None:
                 __import__("datetime").date(2024, 7, 1),
                 __import__("datetime").date(2024, 7, 2),
             )
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "sources").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_source_is_valid_and_publishes_its_sensors_products(path: Path) -> None:
+    settings = load_settings(ROOT / "configs" / "demo.yaml", source=path.stem)
+    radar = "-s1-" in path.stem or "sentinel1" in path.stem
+    assert settings.source.sensor == ("sar" if radar else "optical")
+    expected = ("water-sar", "vv", "vh") if radar else ("water", "ndwi", "mndwi", "ndvi")
+    assert settings.published_products == expected
