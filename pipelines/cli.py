@@ -18,6 +18,22 @@ from pipelines.progress import progress_bar
 from sensing.config import Settings, load_settings
 from sensing.errors import SensingError
 
+BandMapOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="green=2,nir=4,... (band index in each file; vv=1,vh=2 for Sentinel-1) or green=_B3.TIF,... "
+        "(a file-name fragment per band, with :INDEX for a band of a multi-band file, e.g. "
+        "green=_BOA_10:3,scl=_SCL)."
+    ),
+]
+ScaleOpt = Annotated[
+    str | None, typer.Option(help="Reflectance = DN*scale+offset: one value, or green=0.0001,...")
+]
+OffsetOpt = Annotated[str | None, typer.Option(help="One value, or per band: green=-0.1,...")]
+NodataOpt = Annotated[
+    str | None,
+    typer.Option(help="Nodata: one value, or per band green=65535,... (default: each file's own)."),
+]
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
 
 app = typer.Typer(
@@ -193,6 +209,73 @@ def reprocess(
     _print_summary(summary, settings)
 
 
+@app.command()
+def water(
+    out: Annotated[
+        Path,
+        typer.Option(help="Class layer to write (COG): 0 dry, 1 water, 2 snow/ice, 3 cloud, 255 nodata."),
+    ],
+    scene: Annotated[
+        list[Path] | None,
+        typer.Argument(help="The scene: one multi-band GeoTIFF, one file per band, or a Landsat *_MTL.txt."),
+    ] = None,
+    band_map: BandMapOpt = None,
+    scale: ScaleOpt = None,
+    offset: OffsetOpt = None,
+    nodata: NodataOpt = None,
+    mtl: Annotated[
+        Path | None,
+        typer.Option(
+            help="Landsat Level-1 MTL: TOA calibration and time for the SCENE files (or its own files)."
+        ),
+    ] = None,
+    sensor: Annotated[
+        str | None, typer.Option(help="s2, landsat or s1 (default: s1 for a vv/vh band map, else s2).")
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="otsu, canny-otsu or fixed (optical; radar uses otsu).")
+    ] = "canny-otsu",
+    index: Annotated[str, typer.Option(help="Water index: mndwi, ndwi, awei_nsh or awei_sh.")] = "mndwi",
+    threshold: Annotated[
+        float | None, typer.Option(help="Fixed threshold (with --method fixed, and the fallback).")
+    ] = None,
+    units: Annotated[str, typer.Option(help="Sentinel-1 backscatter units: auto, linear or db.")] = "auto",
+) -> None:
+    """Classify one local scene into the water class layer and print its water area (a quick look)."""
+    from pydantic import ValidationError
+
+    from sensing.config import SarConfig, WaterConfig
+    from sensing.quicklook import classify_local_scene, scene_registration
+
+    try:
+        reg = scene_registration(list(scene or []), band_map, scale, offset, nodata, mtl, sensor)
+        radar = sensor == "s1" or (sensor is None and bool(set(reg.files) & {"vv", "vh"}))
+        extra = {"fixed_threshold": threshold} if threshold is not None else {}
+        water_cfg = WaterConfig(method=method, index=index, **extra)  # type: ignore[arg-type]
+        sar_cfg = SarConfig(units=units, **extra)  # type: ignore[arg-type]
+        result = classify_local_scene(reg, out.resolve(), sensor="sar" if radar else "optical",
+                                      water=water_cfg, sar=sar_cfg)  # fmt: skip
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in exc.errors()
+        )
+        console.print(f"[red]error:[/red] {fields}")
+        raise typer.Exit(2) from exc
+    except SensingError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    choice = result.choice
+    console.print(f"water area: {result.water_km2:.4f} km2")
+    console.print(f"snow/ice area: {result.snow_ice_km2:.4f} km2")
+    console.print(
+        f"observed: {result.valid_fraction:.1%} of the scene; cloud/shadow: {result.cloud_fraction:.1%}"
+    )
+    console.print(
+        f"threshold: {choice.value:.4f} ({choice.method}{'; ' + choice.reason if choice.reason else ''})"
+    )
+    console.print(f"class layer: {result.out}")
+
+
 @catalog_app.command("add")
 def catalog_add(
     files: Annotated[
@@ -200,33 +283,22 @@ def catalog_add(
         typer.Argument(help="GeoTIFFs (one scene each, or one band each), or a Landsat *_MTL.txt."),
     ],
     catalog: Annotated[Path, typer.Option(help="Folder of the local STAC catalog (created if absent).")],
-    band_map: Annotated[
-        str | None,
-        typer.Option(
-            help="green=2,nir=4,... (band index in each file) or green=_B3.TIF,... (a file-name fragment "
-            "per band, with :INDEX for a band of a multi-band file, e.g. green=_BOA_10:3,scl=_SCL)."
-        ),
-    ] = None,
-    scale: Annotated[
-        str | None, typer.Option(help="Reflectance = DN*scale+offset: one value, or green=0.0001,...")
-    ] = None,
-    offset: Annotated[str | None, typer.Option(help="One value, or per band: green=-0.1,...")] = None,
-    nodata: Annotated[
-        str | None,
-        typer.Option(help="Nodata: one value, or per band green=65535,... (default: each file's own)."),
-    ] = None,
+    band_map: BandMapOpt = None,
+    scale: ScaleOpt = None,
+    offset: OffsetOpt = None,
+    nodata: NodataOpt = None,
     datetime: Annotated[
         str | None, typer.Option("--datetime", help="Acquisition time, ISO 8601 (UTC if no zone).")
     ] = None,
     platform: Annotated[str, typer.Option(help="Platform, e.g. sentinel-2a, landsat-8.")] = "unknown",
 ) -> None:
     """Register an analyst's scenes in a local static STAC catalog that any flow can use (--source DIR)."""
-    from sensing.sources.local import read_mtl, register_scene
+    from sensing.sources.local import read_mtl, register_scene, registrations_from_options
 
     try:
         registrations = (
             [read_mtl(files[0])] if len(files) == 1 and files[0].name.upper().endswith("_MTL.TXT")
-            else _registrations(files, band_map, scale, offset, nodata, datetime, platform)
+            else registrations_from_options(files, band_map, scale, offset, nodata, datetime, platform)
         )  # fmt: skip
         for registration in registrations:
             item = register_scene(registration, catalog)
@@ -236,43 +308,6 @@ def catalog_add(
     except SensingError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-
-
-def _registrations(
-    files: list[Path], band_map: str | None, scale: str | None, offset: str | None,
-    nodata: str | None, when: str | None, platform: str,
-) -> list[Any]:  # fmt: skip
-    from sensing.errors import ConfigError
-    from sensing.sources.local import Registration, parse_band_values
-
-    if not band_map:
-        raise ConfigError("--band-map: required unless a Landsat MTL file is given")
-    if not when:
-        raise ConfigError("--datetime: required unless a Landsat MTL file is given")
-    try:
-        moment = dt.datetime.fromisoformat(when)
-    except ValueError as exc:
-        raise ConfigError(f"--datetime: {when!r} is not an ISO 8601 time") from exc
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    try:
-        mapping = dict(part.split("=", 1) for part in band_map.split(","))
-    except ValueError as exc:
-        raise ConfigError(f"--band-map: expected band=value pairs, got {band_map!r}") from exc
-    bands = list(mapping)
-    common = {"datetime": moment, "platform": platform, "nodata": parse_band_values(nodata, bands, "--nodata"),
-              "scale": parse_band_values(scale, bands, "--scale"), "offset": parse_band_values(offset, bands, "--offset")}  # fmt: skip
-    if all(v.isdigit() for v in mapping.values()):  # band indices: one scene per file
-        return [
-            Registration({b: (f, int(i)) for b, i in mapping.items()}, id=f.stem, **common) for f in files
-        ]
-    chosen = {}
-    for band, value in mapping.items():
-        pattern, _, index = value.rpartition(":") if value.rpartition(":")[2].isdigit() else (value, "", "1")
-        matches = [f for f in files if pattern in f.name]
-        if len(matches) != 1:
-            raise ConfigError(f"--band-map: {band}={pattern!r} matches {len(matches)} of the files, not one")
-        chosen[band] = (matches[0], int(index))
-    return [Registration(chosen, id=files[0].stem.rsplit("_", 1)[0], **common)]
 
 
 def _parse_date(value: str, option: str) -> dt.date:

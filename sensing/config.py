@@ -143,7 +143,20 @@ class SourceConfig(_Model):
 class WaterConfig(_Model):
     """Water classifier parameters."""
 
-    index: Literal["mndwi", "ndwi"] = "mndwi"
+    index: Literal["mndwi", "ndwi", "awei_nsh", "awei_sh"] = "mndwi"
+    method: Literal["otsu", "canny-otsu", "fixed"] = Field(
+        default="otsu",
+        description="otsu: over every valid pixel; canny-otsu: over pixels near Canny edges of the index "
+        "(balanced land/water samples), falling back to otsu, then to the fixed threshold; fixed: "
+        "fixed_threshold.",
+    )
+    canny_sigma: float = Field(
+        default=4.0, gt=0, le=10, description="Gaussian sigma (px) of the Canny filter."
+    )
+    edge_buffer_px: int = Field(default=4, ge=0, le=20, description="Pixels around edges sampled for Otsu.")
+    min_edge_pixels: int = Field(
+        default=500, ge=1, description="Fewer edge samples: fall back to global Otsu."
+    )
     otsu_bounds: tuple[float, float] = (-0.2, 0.5)
     fixed_threshold: float = 0.0
     min_class_fraction: float = Field(default=0.005, ge=0, lt=0.5)

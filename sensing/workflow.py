@@ -6,34 +6,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import dask.array as da
 import numpy as np
-import xarray as xr
 from odc.geo.geobox import GeoBox
 from shapely.geometry import box, mapping
 
-from sensing.compute.clouds import S2CLOUDLESS_BANDS, SPECTRAL_TEST_BANDS
 from sensing.compute.encode import to_scaled_int16
-from sensing.compute.indices import compute_index
-from sensing.compute.masks import dilate, scene_masks
-from sensing.compute.sar import detect_units, lee_filter, to_db, to_linear
-from sensing.compute.water import (
-    CLASS_CLOUD,
-    CLASS_NODATA,
-    ThresholdChoice,
-    choose_threshold,
-    classify,
-    index_histogram,
-    snow_ice,
-)
+from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA
 from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
-from sensing.config import CLASS_PRODUCTS, INDEX_PRODUCTS, SAR_BANDS, Settings
+from sensing.config import CLASS_PRODUCTS, SAR_BANDS, Settings
 from sensing.errors import SceneError
 from sensing.grid import aoi_geobox, pixel_area_m2
 from sensing.models import LayerRef, SceneRef, SceneResult, sensor_name
@@ -44,21 +28,11 @@ from sensing.publish.locks import file_lock
 from sensing.publish.stac import LayerMetadata, build_item, read_items, write_collections, write_item
 from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import upsert_water_areas
+from sensing.scene_water import BANDS, classify_scene, input_errors_named
 from sensing.sources.base import SceneSource
 from sensing.waterbodies import WaterBody, to_lonlat
 
 __all__ = ["process_scene", "product_specs", "publish_run", "scenes_for_period"]
-
-REQUIRED_BANDS = ["green", "red", "nir", "swir16"]
-OPTIONAL_BANDS = tuple(
-    b
-    for b in dict.fromkeys(("scl", "qa_pixel", *S2CLOUDLESS_BANDS, *SPECTRAL_TEST_BANDS))
-    if b not in REQUIRED_BANDS
-)
-"""Mask inputs, loaded where the source has them: SCL (Sentinel-2 L2A), QA_PIXEL (Landsat), the
-s2cloudless model bands (Sentinel-2 L1C) or six reflective bands for spectral tests; see
-sensing.compute.masks.scene_masks."""
-BANDS = [*REQUIRED_BANDS, *OPTIONAL_BANDS]
 
 
 def product_specs(settings: Settings) -> dict[str, ProductSpec]:
@@ -97,83 +71,6 @@ def _published(layout: OutputLayout, settings: Settings, scene: SceneRef) -> boo
     return True
 
 
-@contextlib.contextmanager
-def _input_errors_named(source: SceneSource, scene: SceneRef, bands: list[str]) -> Iterator[None]:
-    """Turn a failed read into a SceneError naming the broken file and band, when one is found.
-
-    Errors raised inside Dask workers lose their context; the source re-reads the assets to tell.
-    """
-    try:
-        yield
-    except Exception as exc:
-        cause = source.explain_failure(scene, bands)
-        if cause is None:
-            raise
-        raise SceneError(f"{scene.id}: unreadable input: {cause}") from exc
-
-
-@dataclass(frozen=True)
-class _Classified:
-    """One scene on the AOI grid: the water classes, value layers by product, and how water was found."""
-
-    classes: xr.DataArray
-    values: dict[str, xr.DataArray]
-    choice: ThresholdChoice
-    properties: dict[str, object]
-
-
-def _optical(settings: Settings, source: SceneSource, scene: SceneRef, geobox: GeoBox) -> _Classified:
-    """Masks, indices and an Otsu threshold on the water index (read pass one: the histogram)."""
-    ds = source.load(scene, BANDS, geobox, settings.dask.chunk, optional=OPTIONAL_BANDS)
-    masks, mask_source = scene_masks(ds)
-    masks["cloud"] = dilate(masks["cloud"], settings.masks.cloud_dilation_px)
-    indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, settings.water.index}}
-    snow = snow_ice(ds, indices["mndwi"], masks["snow"], settings.water)
-    water_index = indices[settings.water.index]
-    valid = ~(masks["nodata"] | masks["cloud"] | snow) & water_index.notnull()
-    with _input_errors_named(source, scene, BANDS):
-        counts = index_histogram(water_index, valid, settings.water.histogram_bins).compute()
-    choice = choose_threshold(counts, settings.water)
-    classes = classify(water_index, masks["nodata"], masks["cloud"], snow, choice.value)
-    return _Classified(classes, indices, choice, {
-        "sensing:cloud_mask": mask_source,
-        "sensing:water_method": choice.method,
-        "sensing:water_threshold": round(choice.value, 4),
-        "sensing:water_index": settings.water.index,
-    })  # fmt: skip
-
-
-def _radar(settings: Settings, source: SceneSource, scene: SceneRef, geobox: GeoBox) -> _Classified:
-    """Speckle-filtered backscatter in dB and an Otsu threshold on it (water is dark)."""
-    cfg = settings.sar
-    optional = tuple(b for b in SAR_BANDS if b != cfg.polarization)
-    bands = [cfg.polarization, *optional]
-    ds = source.load(scene, bands, geobox, settings.dask.chunk, optional=optional)
-    with _input_errors_named(source, scene, bands):
-        units = {
-            str(b): detect_units(ds[b], str(b)) if cfg.units == "auto" else cfg.units for b in ds.data_vars
-        }
-    db = {
-        b: to_db(lee_filter(to_linear(ds[b], units[b]), cfg.speckle_filter_px, cfg.looks)).rename(b)
-        for b in units
-    }
-    evidence = db[cfg.polarization]
-    with _input_errors_named(source, scene, bands):
-        counts = index_histogram(
-            evidence, evidence.notnull(), cfg.histogram_bins, cfg.histogram_range
-        ).compute()
-    choice = choose_threshold(counts, cfg, value_range=cfg.histogram_range, water_below=True)
-    no = xr.zeros_like(evidence, dtype=bool)
-    classes = classify(evidence, evidence.isnull(), no, no, choice.value, water_below=True)
-    return _Classified(classes, db, choice, {
-        "sensing:water_method": choice.method,
-        "sensing:water_threshold": round(choice.value, 2),
-        "sensing:water_index": f"{cfg.polarization}_db",
-        "sensing:sar_units": units[cfg.polarization],
-        "sensing:speckle_filter": f"lee-{cfg.speckle_filter_px}" if cfg.speckle_filter_px > 1 else "none",
-    })  # fmt: skip
-
-
 def process_scene(
     settings: Settings, source: SceneSource, scene: SceneRef, bodies: list[WaterBody], *, force: bool = False
 ) -> SceneResult:
@@ -191,7 +88,10 @@ def process_scene(
         return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
     geobox = aoi_geobox(settings.aoi)
     sar = settings.source.sensor == "sar"
-    scene_layers = (_radar if sar else _optical)(settings, source, scene, geobox)
+    scene_layers = classify_scene(
+        source, scene, geobox, sensor=settings.source.sensor, water=settings.water, sar=settings.sar,
+        masks=settings.masks, chunk=settings.dask.chunk,
+    )  # fmt: skip
     classes = scene_layers.classes
 
     specs = product_specs(settings)
@@ -207,7 +107,7 @@ def process_scene(
         classes.data, zones_raster(bodies, geobox, settings.dask.chunk), len(bodies)
     )
     class_counts = da.bincount(classes.data.ravel(), minlength=256)
-    with _input_errors_named(source, scene, list(SAR_BANDS) if sar else BANDS):
+    with input_errors_named(source, scene, list(SAR_BANDS) if sar else BANDS):
         zone_counts, class_counts = write_cogs(
             layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts)
         )

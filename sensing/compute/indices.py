@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import xarray as xr
 
-__all__ = ["INDICES", "compute_index", "normalized_difference"]
+__all__ = ["INDEX_RANGES", "INDICES", "awei_nsh", "awei_sh", "compute_index", "normalized_difference"]
 
 
 def normalized_difference(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
@@ -19,6 +19,23 @@ def normalized_difference(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
     return ((a - b) / total.where(total > 0)).clip(-1.0, 1.0).astype("float32")
 
 
+def awei_nsh(
+    green: xr.DataArray, swir16: xr.DataArray, nir: xr.DataArray, swir22: xr.DataArray
+) -> xr.DataArray:
+    """Automated Water Extraction Index, no shadow (Feyisa et al. 2014): 4(G - S1) - (0.25 N + 2.75 S2).
+
+    The paper's bracket is kept: the spyndex catalogue writes ``- 0.25 N + 2.75 S2``, which adds S2.
+    """
+    return (4 * (green - swir16) - (0.25 * nir + 2.75 * swir22)).astype("float32")
+
+
+def awei_sh(
+    blue: xr.DataArray, green: xr.DataArray, nir: xr.DataArray, swir16: xr.DataArray, swir22: xr.DataArray
+) -> xr.DataArray:
+    """Automated Water Extraction Index, shadow (Feyisa et al. 2014): B + 2.5 G - 1.5 (N + S1) - 0.25 S2."""
+    return (blue + 2.5 * green - 1.5 * (nir + swir16) - 0.25 * swir22).astype("float32")
+
+
 INDICES: dict[str, tuple[tuple[str, ...], Callable[..., xr.DataArray]]] = {
     # McFeeters (1996): open water is positive.
     "ndwi": (("green", "nir"), normalized_difference),
@@ -26,8 +43,13 @@ INDICES: dict[str, tuple[tuple[str, ...], Callable[..., xr.DataArray]]] = {
     "mndwi": (("green", "swir16"), normalized_difference),
     # Rouse et al. (1974).
     "ndvi": (("nir", "red"), normalized_difference),
+    "awei_nsh": (("green", "swir16", "nir", "swir22"), awei_nsh),
+    "awei_sh": (("blue", "green", "nir", "swir16", "swir22"), awei_sh),
 }
 """Index name -> (bands in argument order, function)."""
+INDEX_RANGES = {"ndwi": (-1.0, 1.0), "mndwi": (-1.0, 1.0), "ndvi": (-1.0, 1.0),
+                "awei_nsh": (-4.0, 2.0), "awei_sh": (-2.0, 2.0)}  # fmt: skip
+"""Value range of each index on reflectance in [0, 1] (histograms for Otsu span it)."""
 
 
 def compute_index(name: str, reflectance: xr.Dataset) -> xr.DataArray:

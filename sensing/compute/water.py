@@ -12,6 +12,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
+from scipy.ndimage import gaussian_filter1d
 from skimage.filters import threshold_otsu
 
 from sensing.config import WaterConfig
@@ -27,6 +28,7 @@ __all__ = [
     "choose_threshold",
     "classify",
     "index_histogram",
+    "otsu_centre",
     "snow_ice",
 ]
 
@@ -87,7 +89,7 @@ def choose_threshold(
 
     Water lies above the threshold (water indices) or, with ``water_below``, below it (radar
     backscatter, where calm water is dark). Otsu over a scene without water invents some; the
-    class-fraction test and the bounds catch that.
+    bounds, the class-fraction test and the valley test (:func:`valley_depth`) catch that.
     """
     edges = np.linspace(*value_range, len(counts) + 1)
     centres = (edges[:-1] + edges[1:]) / 2
@@ -97,14 +99,62 @@ def choose_threshold(
         return ThresholdChoice(fixed, "fixed", "no valid pixels")
     if np.count_nonzero(counts) < 2:  # Otsu has nothing to split (and skimage fails on it)
         return ThresholdChoice(fixed, "fixed", "every valid pixel in one histogram bin")
-    value = float(threshold_otsu(hist=(counts, centres)))
+    value = otsu_centre(counts, centres)
     low, high = cfg.otsu_bounds
     if not low <= value <= high:
         return ThresholdChoice(fixed, "fixed", f"otsu {value:.3f} outside bounds [{low}, {high}]")
     water_fraction = counts[centres < value if water_below else centres > value].sum() / total
     if not cfg.min_class_fraction <= water_fraction <= 1 - cfg.min_class_fraction:
         return ThresholdChoice(fixed, "fixed", f"histogram not bimodal (water fraction {water_fraction:.4f})")
+    depth = valley_depth(counts, centres, value)
+    if depth > MAX_VALLEY_RATIO:
+        return ThresholdChoice(
+            fixed, "fixed", f"histogram not bimodal (no valley at otsu {value:.3f}: {depth:.2f})"
+        )
     return ThresholdChoice(value, "otsu")
+
+
+def otsu_centre(counts: NDArray[np.int64], centres: NDArray[np.float64]) -> float:
+    """Otsu's threshold, centred on the plateau of maximal between-class variance.
+
+    skimage returns the first bin of that maximum; when the classes are well apart every bin of the
+    empty gap between them scores the same, and the first one hugs the lower class.
+    """
+    first = float(threshold_otsu(hist=(counts, centres)))
+    weight = np.cumsum(counts).astype(np.float64)
+    total = weight[-1]
+    moment = np.cumsum(counts * centres)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_low = moment / weight
+        mean_high = (moment[-1] - moment) / (total - weight)
+        between = weight * (total - weight) * (mean_low - mean_high) ** 2
+    between = np.nan_to_num(between[:-1])
+    top = between.max() * 0.999
+    start = min(max(int(np.searchsorted(centres, first)), 0), len(between) - 1)
+    if between[start] < top:  # not on the plateau: keep skimage's answer
+        return first
+    end = start
+    while end + 1 < len(between) and between[end + 1] >= top:
+        end += 1
+    # between[i] splits after bin i: the plateau spans the edges from after ``start`` to after ``end``.
+    return float((centres[start] + centres[end + 1]) / 2)
+
+
+MAX_VALLEY_RATIO = 0.7
+"""A threshold must sit in a valley: the smoothed histogram's lowest point between the two classes'
+peaks at most this fraction of the lower peak. Otsu splits a unimodal histogram (a hazy scene with
+no water) at its mode, where this ratio is about 1."""
+
+
+def valley_depth(counts: NDArray[np.int64], centres: NDArray[np.float64], threshold: float) -> float:
+    """Lowest smoothed density between the peaks on either side of ``threshold``, over the lower peak."""
+    smooth = gaussian_filter1d(counts.astype(np.float64), sigma=max(1.0, len(counts) / 100), mode="constant")
+    split = int(np.searchsorted(centres, threshold))
+    if split <= 0 or split >= len(counts):
+        return 1.0
+    left, right = int(np.argmax(smooth[:split])), split + int(np.argmax(smooth[split:]))
+    lower_peak = min(smooth[left], smooth[right])
+    return float(smooth[left : right + 1].min() / lower_peak) if lower_peak > 0 else 1.0
 
 
 def classify(

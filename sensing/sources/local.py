@@ -9,6 +9,7 @@ per band, each file is an asset named after its band.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ __all__ = [
     "parse_band_values",
     "read_mtl",
     "register_scene",
+    "registrations_from_options",
 ]
 
 LOCAL_COLLECTION = "local-scenes"
@@ -80,6 +82,42 @@ def parse_band_values(text: str | None, bands: list[str], option: str) -> dict[s
     if unknown:
         raise ConfigError(f"{option}: band(s) {unknown} are not in --band-map {bands}")
     return values
+
+
+def registrations_from_options(
+    files: list[Path], band_map: str | None, scale: str | None, offset: str | None,
+    nodata: str | None, when: str | None, platform: str,
+) -> list[Registration]:  # fmt: skip
+    """Registrations from ``sensing catalog add`` style options: ``band_map`` of band indices (one
+    scene per file) or of file-name fragments with optional ``:INDEX`` (one scene from several files)."""
+    if not band_map:
+        raise ConfigError("--band-map: required unless a Landsat MTL file is given")
+    if not when:
+        raise ConfigError("--datetime: required unless a Landsat MTL file is given")
+    try:
+        moment = dt.datetime.fromisoformat(when)
+    except ValueError as exc:
+        raise ConfigError(f"--datetime: {when!r} is not an ISO 8601 time") from exc
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    try:
+        mapping = dict(part.split("=", 1) for part in band_map.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--band-map: expected band=value pairs, got {band_map!r}") from exc
+    bands = list(mapping)
+    make = functools.partial(
+        Registration, datetime=moment, platform=platform, nodata=parse_band_values(nodata, bands, "--nodata"),
+        scale=parse_band_values(scale, bands, "--scale"), offset=parse_band_values(offset, bands, "--offset"),
+    )  # fmt: skip
+    if all(v.isdigit() for v in mapping.values()):  # band indices: one scene per file
+        return [make({b: (f, int(i)) for b, i in mapping.items()}, id=f.stem) for f in files]
+    chosen = {}
+    for band, value in mapping.items():
+        pattern, _, index = value.rpartition(":") if value.rpartition(":")[2].isdigit() else (value, "", "1")
+        matches = [f for f in files if pattern in f.name]
+        if len(matches) != 1:
+            raise ConfigError(f"--band-map: {band}={pattern!r} matches {len(matches)} of the files, not one")
+        chosen[band] = (matches[0], int(index))
+    return [make(chosen, id=files[0].stem.rsplit("_", 1)[0])]
 
 
 def read_mtl(path: Path) -> Registration:

@@ -178,20 +178,26 @@ def test_sentinel_hub_s1grd_orthorectified_backscatter_matches_the_archive(
     assert server.process_calls == 4  # processing reads the cached tiles
 
 
-def test_an_analysts_db_geotiff_is_recognised_and_classified(
-    sar_root: Path, tmp_path: Path, demo_root: Path, prefect_api: None
-) -> None:
-    """A two-band VV/VH file in dB (as SNAP writes it) registered with `catalog add`, then reprocessed."""
-    from pipelines.flows import reprocess
-
+def _db_geotiff(sar_root: Path, folder: Path) -> Path:
+    """The summer pass as an analyst's two-band VV/VH file in dB (as SNAP writes it), nodata -9999."""
     item_dir = next((sar_root / "data" / "demo-archive" / "sentinel-1-rtc-demo").glob("*20210801*"))
-    db_file = tmp_path / "S1A_20210801_sigma0_db.tif"
+    db_file = folder / "S1A_20210801_sigma0_db.tif"
     with rasterio.open(item_dir / "vv.tif") as vv, rasterio.open(item_dir / "vh.tif") as vh:
         profile = {**vv.profile, "count": 2, "nodata": -9999.0, "driver": "GTiff"}
         with rasterio.open(db_file, "w", **profile) as out:
             for n, src in enumerate((vv, vh), start=1):
                 linear = src.read(1)
                 out.write(np.where(linear > 0, 10 * np.log10(np.where(linear > 0, linear, 1)), -9999.0), n)
+    return db_file
+
+
+def test_an_analysts_db_geotiff_is_recognised_and_classified(
+    sar_root: Path, tmp_path: Path, demo_root: Path, prefect_api: None
+) -> None:
+    """A two-band VV/VH file in dB (as SNAP writes it) registered with `catalog add`, then reprocessed."""
+    from pipelines.flows import reprocess
+
+    db_file = _db_geotiff(sar_root, tmp_path)
     catalog = tmp_path / "catalog"
     added = CliRunner().invoke(app, ["catalog", "add", str(db_file), "--catalog", str(catalog), "--band-map", "vv=1,vh=2",
                                      "--datetime", "2021-08-01T00:53:00", "--platform", "sentinel-1a"])  # fmt: skip
@@ -215,3 +221,15 @@ def test_a_radar_source_cannot_publish_optical_products(tmp_path: Path) -> None:
     mixed = {**RADAR, "bands": {"vv": "vv", "green": "B03"}}
     with pytest.raises(ConfigError, match="cannot be mixed with optical bands"):
         load_settings(write_test_config(tmp_path, source=mixed))
+
+
+def test_the_quick_look_classifies_a_radar_file(sar_root: Path, tmp_path: Path) -> None:
+    db_file = _db_geotiff(sar_root, tmp_path)
+    out = tmp_path / "water.tif"
+    result = CliRunner().invoke(app, ["water", str(db_file), "--band-map", "vv=1,vh=2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    area = float(result.output.split("water area: ")[1].split()[0])
+    # The whole 30 x 30 km tile: the reservoir (inside its outline) plus the Ili river below the dam.
+    assert _truth(sar_root, SUMMER) < area < _truth(sar_root, SUMMER) * 1.03
+    assert "(otsu)" in result.output
+    validate_cog(out)

@@ -1,0 +1,170 @@
+"""Water in one scene on a grid: masks, indices or backscatter, a threshold, and the class layer.
+
+Shared by the flows (``sensing.workflow.process_scene``) and the one-scene quick look (``sensing
+water``). Everything stays lazy except the histograms the threshold needs (one Dask pass).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import dask
+import xarray as xr
+from odc.geo.geobox import GeoBox
+
+from sensing.compute.clouds import S2CLOUDLESS_BANDS, SPECTRAL_TEST_BANDS
+from sensing.compute.edges import canny_edges
+from sensing.compute.indices import INDEX_RANGES, INDICES, compute_index
+from sensing.compute.masks import dilate, scene_masks
+from sensing.compute.sar import detect_units, lee_filter, to_db, to_linear
+from sensing.compute.water import ThresholdChoice, choose_threshold, classify, index_histogram, snow_ice
+from sensing.config import INDEX_PRODUCTS, SAR_BANDS, MaskConfig, SarConfig, WaterConfig
+from sensing.errors import SceneError
+from sensing.models import SceneRef
+from sensing.sources.base import SceneSource
+
+__all__ = ["BANDS", "REQUIRED_BANDS", "ClassifiedScene", "classify_scene", "input_errors_named"]
+
+REQUIRED_BANDS = ["green", "red", "nir", "swir16"]
+OPTIONAL_BANDS = tuple(
+    b
+    for b in dict.fromkeys(("scl", "qa_pixel", *S2CLOUDLESS_BANDS, *SPECTRAL_TEST_BANDS))
+    if b not in REQUIRED_BANDS
+)
+"""Mask inputs, loaded where the source has them: SCL (Sentinel-2 L2A), QA_PIXEL (Landsat), the
+s2cloudless model bands (Sentinel-2 L1C) or six reflective bands for spectral tests; see
+sensing.compute.masks.scene_masks."""
+BANDS = [*REQUIRED_BANDS, *OPTIONAL_BANDS]
+
+
+@dataclass(frozen=True)
+class ClassifiedScene:
+    """One scene on a grid: the water classes, value layers by product, and how water was found."""
+
+    classes: xr.DataArray
+    """uint8 classes: 0 dry, 1 water, 2 snow/ice, 3 cloud/shadow, 255 nodata."""
+    values: dict[str, xr.DataArray]
+    """Float layers by product name: indices (optical) or backscatter in dB (radar)."""
+    choice: ThresholdChoice
+    properties: dict[str, object]
+    """Provenance for the outputs' metadata (``sensing:*`` keys)."""
+
+
+@contextlib.contextmanager
+def input_errors_named(source: SceneSource, scene: SceneRef, bands: list[str]) -> Iterator[None]:
+    """Turn a failed read into a SceneError naming the broken file and band, when one is found.
+
+    Errors raised inside Dask workers lose their context; the source re-reads the assets to tell.
+    """
+    try:
+        yield
+    except Exception as exc:
+        cause = source.explain_failure(scene, bands)
+        if cause is None:
+            raise
+        raise SceneError(f"{scene.id}: unreadable input: {cause}") from exc
+
+
+def classify_scene(
+    source: SceneSource,
+    scene: SceneRef,
+    geobox: GeoBox,
+    *,
+    sensor: Literal["optical", "sar"],
+    water: WaterConfig,
+    sar: SarConfig,
+    masks: MaskConfig,
+    chunk: int,
+) -> ClassifiedScene:
+    """Water classes and value layers of ``scene`` on ``geobox`` (reads the inputs once, for the
+    histograms; the returned arrays are lazy)."""
+    if sensor == "sar":
+        return _radar(source, scene, geobox, sar, chunk)
+    return _optical(source, scene, geobox, water, masks, chunk)
+
+
+def _optical(
+    source: SceneSource, scene: SceneRef, geobox: GeoBox, cfg: WaterConfig, mask_cfg: MaskConfig, chunk: int
+) -> ClassifiedScene:
+    required = list(dict.fromkeys([*REQUIRED_BANDS, *INDICES[cfg.index][0]]))
+    optional = tuple(b for b in OPTIONAL_BANDS if b not in required)
+    bands = [*required, *optional]
+    ds = source.load(scene, bands, geobox, chunk, optional=optional)
+    masks, mask_source = scene_masks(ds)
+    masks["cloud"] = dilate(masks["cloud"], mask_cfg.cloud_dilation_px)
+    indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, cfg.index}}
+    snow = snow_ice(ds, indices["mndwi"], masks["snow"], cfg)
+    water_index = indices[cfg.index]
+    valid = ~(masks["nodata"] | masks["cloud"] | snow) & water_index.notnull()
+    with input_errors_named(source, scene, bands):
+        choice = _threshold(water_index, valid, cfg)
+    classes = classify(water_index, masks["nodata"], masks["cloud"], snow, choice.value)
+    return ClassifiedScene(classes, indices, choice, {
+        "sensing:cloud_mask": mask_source,
+        "sensing:water_method": choice.method,
+        "sensing:water_threshold": round(choice.value, 4),
+        "sensing:water_index": cfg.index,
+    })  # fmt: skip
+
+
+def _threshold(index: xr.DataArray, valid: xr.DataArray, cfg: WaterConfig) -> ThresholdChoice:
+    """The configured method's threshold; canny-otsu falls back to global otsu, then to fixed.
+
+    Only the otsu methods read pixels (one Dask pass computing every histogram they need).
+    """
+    if cfg.method == "fixed":
+        return ThresholdChoice(cfg.fixed_threshold, "fixed", "configured")
+    value_range = INDEX_RANGES[cfg.index]
+    overall = index_histogram(index, valid, cfg.histogram_bins, value_range)
+    if cfg.method == "otsu":
+        return choose_threshold(overall.compute(), cfg, value_range=value_range)
+    near_edges = dilate(canny_edges(index, valid, cfg.canny_sigma), cfg.edge_buffer_px) & valid
+    edge_counts, counts = dask.compute(
+        index_histogram(index, near_edges, cfg.histogram_bins, value_range), overall
+    )
+    if edge_counts.sum() >= cfg.min_edge_pixels:
+        choice = choose_threshold(edge_counts, cfg, value_range=value_range)
+        if choice.method == "otsu":
+            return ThresholdChoice(choice.value, "canny-otsu")
+        reason = f"edges: {choice.reason}"
+    else:
+        reason = f"edges: {int(edge_counts.sum())} samples < {cfg.min_edge_pixels}"
+    fallback = choose_threshold(counts, cfg, value_range=value_range)
+    return ThresholdChoice(
+        fallback.value, fallback.method, "; ".join(r for r in (reason, fallback.reason) if r)
+    )
+
+
+def _radar(
+    source: SceneSource, scene: SceneRef, geobox: GeoBox, cfg: SarConfig, chunk: int
+) -> ClassifiedScene:
+    """Speckle-filtered backscatter in dB and an Otsu threshold on it (calm water is dark)."""
+    optional = tuple(b for b in SAR_BANDS if b != cfg.polarization)
+    bands = [cfg.polarization, *optional]
+    ds = source.load(scene, bands, geobox, chunk, optional=optional)
+    with input_errors_named(source, scene, bands):
+        units = {
+            str(b): detect_units(ds[b], str(b)) if cfg.units == "auto" else cfg.units for b in ds.data_vars
+        }
+    db = {
+        b: to_db(lee_filter(to_linear(ds[b], units[b]), cfg.speckle_filter_px, cfg.looks)).rename(b)
+        for b in units
+    }
+    evidence = db[cfg.polarization]
+    with input_errors_named(source, scene, bands):
+        counts = index_histogram(
+            evidence, evidence.notnull(), cfg.histogram_bins, cfg.histogram_range
+        ).compute()
+    choice = choose_threshold(counts, cfg, value_range=cfg.histogram_range, water_below=True)
+    no = xr.zeros_like(evidence, dtype=bool)
+    classes = classify(evidence, evidence.isnull(), no, no, choice.value, water_below=True)
+    return ClassifiedScene(classes, db, choice, {
+        "sensing:water_method": choice.method,
+        "sensing:water_threshold": round(choice.value, 2),
+        "sensing:water_index": f"{cfg.polarization}_db",
+        "sensing:sar_units": units[cfg.polarization],
+        "sensing:speckle_filter": f"lee-{cfg.speckle_filter_px}" if cfg.speckle_filter_px > 1 else "none",
+    })  # fmt: skip
