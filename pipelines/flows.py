@@ -18,7 +18,7 @@ from pipelines.report import run_summary, summary_markdown
 from sensing.cluster import dask_client
 from sensing.config import Settings, load_settings
 from sensing.errors import ConfigError
-from sensing.models import SceneResult
+from sensing.models import SceneResult, sensor_name
 from sensing.publish.layout import OutputLayout
 from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import read_water_areas
@@ -49,7 +49,8 @@ def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: boo
                     results.append(outcome)
                 else:  # one broken scene is recorded and the night goes on
                     reason = f"{type(outcome).__name__}: {outcome}"
-                    results.append(SceneResult(scene.id, scene.date, "failed", reason=reason))
+                    sensor = sensor_name(scene.platform, settings.source.sensor)
+                    results.append(SceneResult(scene.id, scene.date, "failed", reason=reason, sensor=sensor))
                 advance(f"{scene.id} {results[-1].status}")
         tasks.publish_run(settings, results)
     layout = OutputLayout(settings.output_dir)

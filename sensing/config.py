@@ -210,9 +210,11 @@ class MaskConfig(_Model):
 class QualityConfig(_Model):
     """Thresholds of the per-water-body quality flag."""
 
-    clear_min_valid: float = 0.98
-    partial_min_valid: float = 0.7
-    ice_min_fraction: float = 0.2
+    max_invalid_fraction: float = Field(
+        default=0.10, ge=0, le=1,
+        description="An outline less observed than 1 - this (cloud, shadow, nodata) is kept but not used.",
+    )  # fmt: skip
+    ice_min_fraction: float = Field(default=0.2, ge=0, le=1, description="Ice over this fraction: frozen.")
 
 
 class IndexScale(_Model):

@@ -71,29 +71,42 @@ class LayerRef:
 
 @dataclass(frozen=True)
 class WaterBodyArea:
-    """Water area of one water body on one date, with how much of it was observed."""
+    """One water body on one date: its water area, how much of it was seen, and whether to trust it."""
 
     water_body: str
     """Water body identifier."""
     date: dt.date
     """Acquisition date."""
     water_km2: float
-    """Area classified as open water, in km2 (UTM pixel areas)."""
+    """Area classified as open water, in km2 (grid pixel areas); NaN when the scene failed."""
     ice_km2: float
     """Area classified as snow or ice inside the outline, in km2."""
     valid_fraction: float
     """Fraction of the outline observed (not nodata, cloud or shadow), 0..1."""
     quality: str
-    """``clear``, ``partial``, ``unreliable`` or ``ice``: how far the area can be trusted."""
+    """``ok``, ``partial`` (outside the swath), ``cloudy``, ``frozen`` or ``failed`` (see ``reason``)."""
     scene_id: str = ""
     """Scene the area was measured on."""
     method: str = ""
-    """How the water threshold was chosen (``otsu`` or ``fixed``)."""
+    """How the water threshold was chosen (``otsu``, ``canny-otsu`` or ``fixed``)."""
     threshold: float = float("nan")
     """Threshold that separated water from land (index value, or backscatter in dB for radar)."""
     sensor: str = ""
     """Sensor of the scene (``sentinel-2``, ``sentinel-1``, ``landsat-8``...): optical and radar
     areas of one date are separate rows of the same series."""
+    nominal_fraction: float = float("nan")
+    """Water area over the nominal outline's area (on the grid)."""
+    cloud_fraction: float = float("nan")
+    """Fraction of the outline under cloud or shadow."""
+    ice_fraction: float = float("nan")
+    """Fraction of the observed outline covered by snow or ice."""
+    usable: bool = False
+    """Whether the area may be used as a value of the series (quality ``ok``); other rows are kept
+    for the record but not used."""
+    reason: str = ""
+    """Why a row is not usable (a failed scene's error, or what hid the water body)."""
+    version: str = ""
+    """Algorithm version and configuration hash that produced the row."""
 
 
 @dataclass(frozen=True)
@@ -112,3 +125,5 @@ class SceneResult:
     """Layers published for the scene."""
     areas: tuple[WaterBodyArea, ...] = field(default=())
     """Water areas measured on the scene."""
+    sensor: str = ""
+    """Sensor of the scene (see :func:`sensor_name`)."""

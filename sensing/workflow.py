@@ -20,7 +20,7 @@ from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_ra
 from sensing.config import CLASS_PRODUCTS, SAR_BANDS, Settings
 from sensing.errors import SceneError
 from sensing.grid import aoi_geobox, pixel_area_m2
-from sensing.models import LayerRef, SceneRef, SceneResult, sensor_name
+from sensing.models import LayerRef, SceneRef, SceneResult, WaterBodyArea, sensor_name
 from sensing.products import ProductSpec, product_spec
 from sensing.publish.cog import write_cogs
 from sensing.publish.layout import OutputLayout
@@ -30,7 +30,7 @@ from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import upsert_water_areas
 from sensing.scene_water import BANDS, classify_scene, input_errors_named
 from sensing.sources.base import SceneSource
-from sensing.waterbodies import WaterBody, to_lonlat
+from sensing.waterbodies import WaterBody, read_water_bodies, to_lonlat
 
 __all__ = ["process_scene", "product_specs", "publish_run", "scenes_for_period"]
 
@@ -118,7 +118,7 @@ def process_scene(
     areas = areas_from_counts(
         np.asarray(zone_counts), bodies, pixel_area_m2(geobox), scene.date, settings.quality,
         scene_id=scene.id, method=choice.method, threshold=round(choice.value, 4),
-        sensor=sensor_name(scene.platform, settings.source.sensor),
+        sensor=sensor_name(scene.platform, settings.source.sensor), version=version,
     )  # fmt: skip
     meta = _layer_metadata(settings, geobox, scene, round(100.0 * class_counts[CLASS_CLOUD] / observed, 2))
     meta["properties"] = scene_layers.properties
@@ -126,7 +126,10 @@ def process_scene(
     for (_, path, _), (name, spec) in zip(layers, specs.items(), strict=True):
         write_item(build_item(spec, layout, settings.aoi.id, path, meta), layout)
         refs.append(LayerRef(name, settings.aoi.id, scene.date, str(path.relative_to(layout.root)), version))
-    return SceneResult(scene.id, scene.date, "processed", layers=tuple(refs), areas=tuple(areas))
+    return SceneResult(
+        scene.id, scene.date, "processed", layers=tuple(refs), areas=tuple(areas),
+        sensor=sensor_name(scene.platform, settings.source.sensor),
+    )  # fmt: skip
 
 
 def _layer_metadata(settings: Settings, geobox: GeoBox, scene: SceneRef, cloud_cover: float) -> LayerMetadata:
@@ -151,14 +154,36 @@ def _layer_metadata(settings: Settings, geobox: GeoBox, scene: SceneRef, cloud_c
 def publish_run(settings: Settings, results: list[SceneResult]) -> None:
     """After the scenes: collections and root catalog, water-area table, then tile metadata.
 
-    Serialised by a file lock so concurrent runs never interleave their catalog updates.
+    A failed scene leaves a ``failed`` row (with its reason) per water body over the AOI, unless that
+    water body and date already have a row: nothing measured is replaced by a failure. Serialised by
+    a file lock so concurrent runs never interleave their catalog updates.
     """
     layout = OutputLayout(settings.output_dir)
     specs = product_specs(settings)
+    measured = [a for r in results for a in r.areas]
+    failed = [
+        _failed_row(settings, r, body)
+        for r in results
+        if r.status == "failed"
+        for body in _bodies_over_aoi(settings)
+    ]
     with file_lock(layout.lock):
         write_collections(layout, specs)
-        upsert_water_areas(layout.water_areas, [a for r in results for a in r.areas])
+        upsert_water_areas(layout.water_areas, measured, placeholders=failed)
         write_layer_index(layout, specs)
+
+
+def _bodies_over_aoi(settings: Settings) -> list[WaterBody]:
+    footprint = to_lonlat(box(*settings.aoi.bounds), settings.aoi.crs)
+    return [b for b in read_water_bodies(settings.water_bodies) if b.geometry.intersects(footprint)]
+
+
+def _failed_row(settings: Settings, result: SceneResult, body: WaterBody) -> WaterBodyArea:
+    nan = float("nan")
+    return WaterBodyArea(
+        body.id, result.date, nan, nan, 0.0, "failed", scene_id=result.scene_id, sensor=result.sensor,
+        reason=result.reason, version=settings.version_key(),
+    )  # fmt: skip
 
 
 def write_layer_index(layout: OutputLayout, specs: dict[str, ProductSpec]) -> None:

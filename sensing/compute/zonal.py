@@ -48,15 +48,24 @@ def zone_class_counts(classes: da.Array, zones: da.Array, n_zones: int) -> da.Ar
     return counts.reshape(n_zones + 1, len(CLASS_ORDER))
 
 
-def quality_flag(valid_fraction: float, ice_fraction: float, cfg: QualityConfig) -> str:
-    """How far a water area can be trusted: ``ice``, ``clear``, ``partial`` or ``unreliable``."""
-    if ice_fraction >= cfg.ice_min_fraction:
-        return "ice"
-    if valid_fraction >= cfg.clear_min_valid:
-        return "clear"
-    if valid_fraction >= cfg.partial_min_valid:
-        return "partial"
-    return "unreliable"
+def quality_flag(valid: float, cloud: float, ice: float, cfg: QualityConfig) -> tuple[str, str]:
+    """Quality flag and reason of one observation from the outline's valid, cloud and ice fractions.
+
+    ``frozen`` when ice covers ``cfg.ice_min_fraction`` of what was seen; otherwise ``ok`` when at
+    most ``cfg.max_invalid_fraction`` of the outline was hidden, else ``cloudy`` or ``partial``
+    (outside the swath), whichever hid more.
+    """
+    if ice >= cfg.ice_min_fraction:
+        return "frozen", f"{ice:.0%} of the observed outline is snow or ice"
+    invalid = 1.0 - valid
+    if invalid <= cfg.max_invalid_fraction:
+        return "ok", ""
+    nodata = invalid - cloud
+    flag = "cloudy" if cloud >= nodata else "partial"
+    return (
+        flag,
+        f"{invalid:.0%} of the outline unobserved ({cloud:.0%} cloud or shadow, {nodata:.0%} no data)",
+    )
 
 
 def areas_from_counts(
@@ -67,7 +76,7 @@ def areas_from_counts(
     cfg: QualityConfig,
     **extra: object,
 ) -> list[WaterBodyArea]:
-    """Water and ice areas (km2) with observed fraction and quality flag, one row per water body.
+    """Areas (km2), fractions and quality flag per water body, from :func:`zone_class_counts`.
 
     Water bodies whose outline does not reach the grid get no row.
     """
@@ -79,17 +88,15 @@ def areas_from_counts(
         if total == 0:
             continue
         observed = dry + water + ice
-        valid_fraction = observed / total if total else 0.0
+        valid, cloudy = observed / total, cloud / total
         ice_fraction = ice / observed if observed else 0.0
+        quality, reason = quality_flag(valid, cloudy, ice_fraction, cfg)
         rows.append(
             WaterBodyArea(
-                water_body=body.id,
-                date=date,
-                water_km2=round(water * km2, 4),
-                ice_km2=round(ice * km2, 4),
-                valid_fraction=round(valid_fraction, 4),
-                quality=quality_flag(valid_fraction, ice_fraction, cfg),
-                **extra,  # type: ignore[arg-type]
+                water_body=body.id, date=date, water_km2=round(water * km2, 4), ice_km2=round(ice * km2, 4),
+                valid_fraction=round(valid, 4), quality=quality, nominal_fraction=round(water / total, 4),
+                cloud_fraction=round(cloudy, 4), ice_fraction=round(ice_fraction, 4), usable=quality == "ok",
+                reason=reason, **extra,  # type: ignore[arg-type]
             )
-        )
+        )  # fmt: skip
     return rows

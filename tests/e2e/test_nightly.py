@@ -57,11 +57,12 @@ def test_areas_match_ground_truth_on_clear_dates(nightly_run: tuple[Settings, di
     assert settings.demo is not None
     truth = pd.read_csv(settings.demo.archive / "truth" / "areas.csv", dtype={"date": str})
     table = pd.read_parquet(settings.output_dir / "tables" / "water_areas.parquet")
-    merged = table.merge(truth, on=["water_body", "date"], validate="one_to_one")
+    merged = table.merge(truth, on=["water_body", "date"], validate="one_to_one", suffixes=("", "_true"))
     assert len(merged) == 20
-    clear = merged[(merged.cloud_fraction == 0) & (merged.nodata_fraction == 0) & ~merged.frozen]
+    clear = merged[(merged.cloud_fraction_true == 0) & (merged.nodata_fraction == 0) & ~merged.frozen]
     assert len(clear) >= 8
-    assert (clear.quality == "clear").all()
+    assert (clear.quality == "ok").all() and clear.usable.all()
+    assert clear.nominal_fraction.between(0.1, 1).all() and (clear.cloud_fraction == 0).all()
     error = (clear.water_km2 - clear.true_water_km2).abs() / clear.true_water_km2
     assert error.max() < 0.05, clear.assign(error=error)[
         ["water_body", "date", "water_km2", "true_water_km2", "error"]
@@ -73,13 +74,14 @@ def test_clouded_and_frozen_dates_are_flagged(nightly_run: tuple[Settings, dict]
     assert settings.demo is not None
     truth = pd.read_csv(settings.demo.archive / "truth" / "areas.csv", dtype={"date": str})
     table = pd.read_parquet(settings.output_dir / "tables" / "water_areas.parquet")
-    merged = table.merge(truth, on=["water_body", "date"])
-    clouded = merged[merged.cloud_fraction > 0.05]
-    assert len(clouded) >= 2 and (clouded.quality.isin(["partial", "unreliable"])).all()
-    # A clouded date is flagged, never reported as clear while short of its true area.
-    assert not ((merged.quality == "clear") & (merged.water_km2 < 0.95 * merged.true_water_km2)).any()
+    merged = table.merge(truth, on=["water_body", "date"], suffixes=("", "_true"))
+    clouded = merged[merged.cloud_fraction_true > 0.10]
+    assert len(clouded) >= 2 and (clouded.quality == "cloudy").all() and not clouded.usable.any()
+    assert (clouded.cloud_fraction - clouded.cloud_fraction_true).abs().max() < 0.05
+    # A clouded date is flagged, never used as a value while short of its true area.
+    assert not (merged.usable & (merged.water_km2 < 0.95 * merged.true_water_km2)).any()
     frozen = merged[merged.frozen]
-    assert len(frozen) == 4 and (frozen.quality == "ice").all()
+    assert len(frozen) == 4 and (frozen.quality == "frozen").all() and not frozen.usable.any()
     assert (frozen.ice_km2 >= 0.95 * frozen.true_ice_km2).all()
 
 

@@ -6,11 +6,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from sensing.config import load_settings
 from sensing.publish.layout import OutputLayout
+from sensing.publish.tables import read_water_areas
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +40,23 @@ def test_a_corrupt_scene_fails_with_its_reason_and_the_others_are_published(
     assert {e["date"] for e in index} == {"2021-08-01", "2021-10-13"}
     reports = list(layout.runs.glob("*.json"))
     assert len(reports) == 1 and json.loads(reports[0].read_text())["failed"][0]["scene"] == failure["scene"]
+    table = read_water_areas(layout.water_areas).set_index(["water_body", "date"])
+    failed = table.loc[("kapchagay", "2021-09-07")]
+    assert failed.quality == "failed" and "B03.tif" in failed.reason and not failed.usable
+    assert failed.sensor == "sentinel-2" and np.isnan(failed.water_km2)
+    # A rerun that fails again never replaces a measured row with a failure.
+    measured = table.loc[("kapchagay", "2021-08-01")]
+    broken_too = next(settings.source.catalog.parent.rglob("S2A_43TGJ_20210801_0_L2A/B03.tif"))
+    broken_too.write_bytes(broken_too.read_bytes()[:5000])
+    again = reprocess(aoi="kapchagay-dam", start=dt.date(2021, 8, 1), end=dt.date(2021, 8, 1),
+                      config=str(config), force=True)  # fmt: skip
+    assert again["scenes"]["failed"] == 1
+    kept = (
+        read_water_areas(layout.water_areas)
+        .set_index(["water_body", "date"])
+        .loc[("kapchagay", "2021-08-01")]
+    )
+    assert kept.quality == "ok" and kept.water_km2 == measured.water_km2
 
 
 def test_reprocess_with_a_new_configuration_writes_a_new_version(demo_copy: Path, prefect_api: None) -> None:

@@ -113,10 +113,13 @@ def test_areas_and_quality_flags() -> None:
     counts = np.array([[0, 0, 0, 0, 0], [100, 800, 0, 0, 0], [100, 300, 0, 600, 0]])
     rows = areas_from_counts(counts, bodies, 900.0, dt.date(2022, 6, 1), QualityConfig())
     assert rows[0].water_km2 == pytest.approx(800 * 900 / 1e6)
-    assert (rows[0].quality, rows[1].quality) == ("clear", "unreliable")
-    assert rows[1].valid_fraction == pytest.approx(0.4)
-    assert quality_flag(0.8, 0.0, QualityConfig()) == "partial"
-    assert quality_flag(1.0, 0.5, QualityConfig()) == "ice"
+    assert (rows[0].quality, rows[1].quality) == ("ok", "cloudy")
+    assert rows[0].usable and not rows[1].usable and "60% cloud" in rows[1].reason
+    assert rows[1].valid_fraction == pytest.approx(0.4) and rows[1].cloud_fraction == pytest.approx(0.6)
+    assert rows[0].nominal_fraction == pytest.approx(800 / 900, abs=1e-4)
+    assert quality_flag(0.8, 0.0, 0.0, QualityConfig())[0] == "partial"  # outside the swath
+    assert quality_flag(0.95, 0.05, 0.0, QualityConfig())[0] == "ok"
+    assert quality_flag(1.0, 0.0, 0.5, QualityConfig())[0] == "frozen"
 
 
 def test_building_the_graph_triggers_no_compute() -> None:

@@ -95,3 +95,4 @@ def test_optical_and_radar_areas_of_one_date_are_separate_rows(tmp_path: Path) -
     upsert_water_areas(path, rows)
     table = read_water_areas(path)
     assert sorted(table.sensor) == ["", "sentinel-1", "sentinel-2"]
+    assert path.with_suffix(".csv").read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads it as UTF-8
