@@ -159,6 +159,10 @@ class WaterConfig(_Model):
     )
     otsu_bounds: tuple[float, float] = (-0.2, 0.5)
     fixed_threshold: float = 0.0
+    min_mapping_unit_px: int = Field(
+        default=4, ge=0, le=500,
+        description="Water specks and dry holes smaller than this (8-connected pixels) are reclassified.",
+    )  # fmt: skip
     min_class_fraction: float = Field(default=0.005, ge=0, lt=0.5)
     histogram_bins: int = Field(default=512, ge=16)
     snow_min_green: float = Field(
@@ -187,6 +191,9 @@ class SarConfig(_Model):
     min_class_fraction: float = Field(default=0.005, ge=0, lt=0.5)
     histogram_bins: int = Field(default=500, ge=16)
     histogram_range: tuple[float, float] = (-40.0, 10.0)
+    min_mapping_unit_px: int = Field(
+        default=4, ge=0, le=500, description="Water specks and dry holes smaller than this are reclassified."
+    )
 
     @field_validator("speckle_filter_px")
     @classmethod

@@ -15,6 +15,7 @@ import dask
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
+from sensing.compute.cleanup import minimum_mapping_unit
 from sensing.compute.clouds import S2CLOUDLESS_BANDS, SPECTRAL_TEST_BANDS
 from sensing.compute.edges import canny_edges
 from sensing.compute.indices import INDEX_RANGES, INDICES, compute_index
@@ -102,6 +103,7 @@ def _optical(
     with input_errors_named(source, scene, bands):
         choice = _threshold(water_index, valid, cfg)
     classes = classify(water_index, masks["nodata"], masks["cloud"], snow, choice.value)
+    classes = minimum_mapping_unit(classes, cfg.min_mapping_unit_px)
     return ClassifiedScene(classes, indices, choice, {
         "sensing:cloud_mask": mask_source,
         "sensing:water_method": choice.method,
@@ -161,6 +163,7 @@ def _radar(
     choice = choose_threshold(counts, cfg, value_range=cfg.histogram_range, water_below=True)
     no = xr.zeros_like(evidence, dtype=bool)
     classes = classify(evidence, evidence.isnull(), no, no, choice.value, water_below=True)
+    classes = minimum_mapping_unit(classes, cfg.min_mapping_unit_px)
     return ClassifiedScene(classes, db, choice, {
         "sensing:water_method": choice.method,
         "sensing:water_threshold": round(choice.value, 2),

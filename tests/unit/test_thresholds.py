@@ -53,3 +53,25 @@ def test_canny_otsu_samples_the_shoreline() -> None:
     assert choice.method == "canny-otsu" and -0.2 < choice.value < 0.3
     overall = index_histogram(index, valid, 512).compute()
     assert overall.sum() == index.size
+
+
+def test_minimum_mapping_unit_is_exact_across_chunks() -> None:
+    from sensing.compute.cleanup import minimum_mapping_unit
+
+    rng = np.random.default_rng(9)
+    classes = np.where(rng.random((300, 260)) < 0.04, 1, 0).astype("uint8")  # water specks
+    classes[50:150, 40:200] = 1  # a lake...
+    classes[90:92, 100:101] = 0  # ...with a 2 px dry hole
+    classes[200:203, 10:14] = 1  # a 12 px pond
+    classes[250:260, 0:5] = 3  # a cloud
+
+    def cleaned(chunks: int | tuple[int, int]) -> np.ndarray:
+        array = xr.DataArray(da.from_array(classes, chunks=chunks), dims=("y", "x"))
+        return minimum_mapping_unit(array, 4).compute().values
+
+    out = cleaned(-1)
+    np.testing.assert_array_equal(cleaned((37, 41)), out)
+    assert out[91, 100] == 1 and (out[200:203, 10:14] == 1).all() and (out[250:260, 0:5] == 3).all()
+    outside = np.ones_like(out, dtype=bool)
+    outside[40:160, 30:210] = outside[195:208, 5:19] = False
+    assert (out[outside] == 1).mean() < 0.2 * (classes[outside] == 1).mean()  # most specks gone
