@@ -32,6 +32,18 @@ TITLES = {
     "vv": "VV backscatter (dB, speckle-filtered)",
     "vh": "VH backscatter (dB, speckle-filtered)",
 }
+NEVER_SEEN = 255
+"""Nodata of summary layers: pixels never observed clear."""
+SUMMARIES = {
+    "occurrence": (
+        "Water occurrence (% of clear observations)",
+        "water occurrence (percent)",
+        "blues",
+        (0.0, 100.0),
+    ),
+    "water-months": ("Months with water", "months with water", "viridis", (0.0, 12.0)),
+}
+"""Summary kind -> (title, band description, colour map, rescale); ``-sar`` variants for radar."""
 BACKSCATTER_SCALE = IndexScale(scale=0.01, offset=0.0)
 """Backscatter in dB stored as int16 hundredths of a dB."""
 BACKSCATTER_RANGE = (-25.0, 0.0)
@@ -57,6 +69,12 @@ def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
     the default scale 1e-4 a normalized difference in [-1, 1] always fits. Backscatter (vv, vh) is
     stored in hundredths of a dB.
     """
+    kind = name.removesuffix("-sar")
+    if kind in SUMMARIES:
+        title, description, colormap_name, rescale = SUMMARIES[kind]
+        title += " (Sentinel-1 radar)" if name.endswith("-sar") else ""
+        cog = CogSpec("uint8", NEVER_SEEN, "nearest", description=description)
+        return ProductSpec(name, title, cog, rescale=rescale, colormap_name=colormap_name)
     if name in CLASS_PRODUCTS:
         colormap = {value: rgba for value, (_, rgba) in WATER_CLASSES.items()}
         legend = [{"value": v, "label": label, "color": rgba} for v, (label, rgba) in WATER_CLASSES.items()]

@@ -11,7 +11,6 @@ import json
 
 import dask.array as da
 import numpy as np
-from odc.geo.geobox import GeoBox
 from shapely.geometry import box, mapping
 
 from sensing.compute.encode import to_scaled_int16
@@ -23,13 +22,14 @@ from sensing.grid import aoi_geobox, pixel_area_m2
 from sensing.models import LayerRef, SceneRef, SceneResult, WaterBodyArea, sensor_name
 from sensing.products import ProductSpec, product_spec
 from sensing.publish.cog import write_cogs
-from sensing.publish.layout import OutputLayout
+from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.locks import file_lock
 from sensing.publish.stac import LayerMetadata, build_item, read_items, write_collections, write_item
 from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import upsert_water_areas
 from sensing.scene_water import BANDS, classify_scene, input_errors_named
 from sensing.sources.base import SceneSource
+from sensing.summaries import class_layers, publish_occurrence, summary_products, update_counts
 from sensing.waterbodies import WaterBody, read_water_bodies, to_lonlat
 
 __all__ = ["process_scene", "product_specs", "publish_run", "scenes_for_period"]
@@ -120,7 +120,7 @@ def process_scene(
         scene_id=scene.id, method=choice.method, threshold=round(choice.value, 4),
         sensor=sensor_name(scene.platform, settings.source.sensor), version=version,
     )  # fmt: skip
-    meta = _layer_metadata(settings, geobox, scene, round(100.0 * class_counts[CLASS_CLOUD] / observed, 2))
+    meta = _layer_metadata(settings, scene, round(100.0 * class_counts[CLASS_CLOUD] / observed, 2))
     meta["properties"] = scene_layers.properties
     refs = []
     for (_, path, _), (name, spec) in zip(layers, specs.items(), strict=True):
@@ -132,8 +132,9 @@ def process_scene(
     )  # fmt: skip
 
 
-def _layer_metadata(settings: Settings, geobox: GeoBox, scene: SceneRef, cloud_cover: float) -> LayerMetadata:
-    """Grid and provenance shared by every layer of one scene."""
+def _grid_metadata(settings: Settings) -> LayerMetadata:
+    """The AOI grid's part of every layer's metadata."""
+    geobox = aoi_geobox(settings.aoi)
     footprint = to_lonlat(box(*geobox.extent.boundingbox), str(geobox.crs))
     return LayerMetadata(
         crs=str(geobox.crs),
@@ -142,17 +143,25 @@ def _layer_metadata(settings: Settings, geobox: GeoBox, scene: SceneRef, cloud_c
         bbox=list(geobox.extent.boundingbox),
         geometry=mapping(footprint),
         bbox_lonlat=list(footprint.bounds),
+        resolution=settings.aoi.resolution,
+    )
+
+
+def _layer_metadata(settings: Settings, scene: SceneRef, cloud_cover: float) -> LayerMetadata:
+    """Grid and provenance shared by every layer of one scene."""
+    return LayerMetadata(
+        _grid_metadata(settings),
         datetime=scene.datetime,
         scene_id=scene.id,
         scene_ids=[i for i, _ in scene.items],
         version=settings.version_key(),
-        resolution=settings.aoi.resolution,
         cloud_cover=cloud_cover,
     )
 
 
 def publish_run(settings: Settings, results: list[SceneResult]) -> None:
-    """After the scenes: collections and root catalog, water-area table, then tile metadata.
+    """After the scenes: yearly occurrence summaries, collections and root catalog, water-area table,
+    then tile metadata.
 
     A failed scene leaves a ``failed`` row (with its reason) per water body over the AOI, unless that
     water body and date already have a row: nothing measured is replaced by a failure. Serialised by
@@ -168,9 +177,35 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> None:
         for body in _bodies_over_aoi(settings)
     ]
     with file_lock(layout.lock):
+        specs |= _update_summaries(settings, layout, specs)
         write_collections(layout, specs)
         upsert_water_areas(layout.water_areas, measured, placeholders=failed)
         write_layer_index(layout, specs)
+
+
+def _update_summaries(
+    settings: Settings, layout: OutputLayout, specs: dict[str, ProductSpec]
+) -> dict[str, ProductSpec]:
+    """Bring each class product's yearly counts over the AOI up to date with its published layers and
+    republish the summaries whose dates changed (or never got published); return the summary specs."""
+    summary_specs: dict[str, ProductSpec] = {}
+    aoi = settings.aoi.id
+    for product in (p for p in specs if p in CLASS_PRODUCTS):
+        names = summary_products(product)
+        summary_specs |= {name: product_spec(name) for name in names.values()}
+        for year, layers in class_layers(layout, product, aoi).items():
+            counted = update_counts(layout, product, aoi, year, layers)
+            item = layout.item(names["occurrence"], aoi, dt.date(year, 1, 1))
+            dates = sorted(layer.date.isoformat() for layer in layers)
+            if (
+                counted
+                or not item.exists()
+                or json.loads(item.read_text())["properties"]["sensing:dates"] != dates
+            ):
+                lineage = [item_id(product, aoi, layer.date) for layer in layers]
+                meta = LayerMetadata(_grid_metadata(settings), scene_ids=lineage)
+                publish_occurrence(layout, product, aoi, year, layers, meta)
+    return summary_specs
 
 
 def _bodies_over_aoi(settings: Settings) -> list[WaterBody]:

@@ -45,6 +45,10 @@ class OutputLayout:
         """The STAC item of one product, AOI and date (points at the newest version)."""
         return self.stac_root / product / f"{date:%Y}" / f"{item_id(product, aoi, date)}.json"
 
+    def summary_counts(self, product: str, aoi: str, year: int) -> Path:
+        """Monthly wet and clear counts of a class product over an AOI for one year (24 bands)."""
+        return self.root / "summaries" / product / aoi / f"{year}" / "counts.tif"
+
     @property
     def water_areas(self) -> Path:
         """The water-area time series (Parquet; a CSV copy sits beside it)."""

@@ -62,7 +62,6 @@ def build_item(
         "proj:shape": list(meta["shape"]),
         "proj:transform": list(meta["transform"]),
         "proj:bbox": list(meta["bbox"]),
-        "eo:cloud_cover": meta["cloud_cover"],
         "processing:software": {"sensing": __version__},
         "processing:version": meta["version"],
         "processing:lineage": f"Derived from {', '.join(meta['scene_ids'])}",
@@ -70,6 +69,7 @@ def build_item(
         "sensing:aoi": aoi,
         "sensing:version": meta["version"],
         "sensing:source_scenes": list(meta["scene_ids"]),
+        **({} if meta["cloud_cover"] is None else {"eo:cloud_cover": meta["cloud_cover"]}),
         **meta.get("properties", {}),
     }
     return {

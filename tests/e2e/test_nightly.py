@@ -88,7 +88,7 @@ def test_clouded_and_frozen_dates_are_flagged(nightly_run: tuple[Settings, dict]
 def test_every_output_is_a_valid_cog(nightly_run: tuple[Settings, dict]) -> None:
     settings, _ = nightly_run
     cogs = sorted((settings.output_dir / "layers").rglob("*.tif"))
-    assert len(cogs) == 40
+    assert len(cogs) == 44  # 10 dates x 4 products, and occurrence and water-months for 2021 and 2022
     for path in cogs:
         valid, errors, warnings = cog_validate(str(path), strict=True, quiet=True)
         assert valid, (path, errors, warnings)
@@ -97,6 +97,9 @@ def test_every_output_is_a_valid_cog(nightly_run: tuple[Settings, dict]) -> None
             if path.name == "water.tif":
                 assert ds.dtypes[0] == "uint8" and ds.nodata == 255
                 assert ds.colormap(1)[1][:3] == WATER_CLASSES[1][1][:3]
+            elif path.name in ("occurrence.tif", "water-months.tif"):
+                assert ds.dtypes[0] == "uint8" and ds.nodata == 255
+                assert ds.read(1, masked=True).max() <= (100 if path.name == "occurrence.tif" else 12)
             else:
                 assert ds.dtypes[0] == "int16" and ds.nodata == -32768
                 assert ds.scales[0] == pytest.approx(1e-4)
@@ -115,7 +118,40 @@ def test_stac_catalog_validates_offline(nightly_run: tuple[Settings, dict]) -> N
         if doc["type"] == "Feature":
             asset = path.parent / doc["assets"]["data"]["href"]
             assert asset.exists() and asset.stat().st_size == doc["assets"]["data"]["file:size"]
-    assert kinds == {"Catalog": 1, "Collection": 4, "Feature": 40}
+    assert kinds == {"Catalog": 1, "Collection": 6, "Feature": 44}
+
+
+def test_yearly_occurrence_agrees_with_the_truth(nightly_run: tuple[Settings, dict]) -> None:
+    """2022 holds five dates (two frozen, one cloudy): occurrence is wet / clear observations."""
+    settings, _ = nightly_run
+    assert settings.demo is not None
+    item_path = (
+        settings.output_dir / "stac" / "occurrence" / "2022" / "occurrence-kapchagay-dam-2022-01-01.json"
+    )
+    item = json.loads(item_path.read_text())
+    assert (
+        item["properties"]["start_datetime"] == "2022-01-01T00:00:00Z"
+        and len(item["properties"]["sensing:dates"]) == 5
+    )
+    with rasterio.open(item_path.parent / item["assets"]["data"]["href"]) as ds:
+        occurrence = ds.read(1)
+    dates = item["properties"]["sensing:dates"]
+    truths, clears = [], []
+    for date in dates:
+        with rasterio.open(settings.demo.archive / "truth" / f"{date}_water.tif") as ds:
+            truths.append(ds.read(1) == 1)
+        layer = next((settings.output_dir / "layers" / "water").rglob(f"{date}/*/water.tif"))
+        with rasterio.open(layer) as ds:
+            clears.append(np.isin(ds.read(1), (0, 1)))
+    wet, clear = np.sum([t & c for t, c in zip(truths, clears, strict=True)], axis=0), np.sum(clears, axis=0)
+    expected = np.where(clear > 0, np.round(100 * wet / np.maximum(clear, 1)), 255)
+    assert np.mean(occurrence == expected) > 0.98  # classification errors only at shorelines
+    assert (occurrence == 255).sum() == (clear == 0).sum()
+    layers = json.loads((settings.output_dir / "layers.json").read_text())["layers"]
+    assert {(e["product"], e["date"]) for e in layers} >= {
+        ("occurrence", "2022-01-01"),
+        ("water-months", "2021-01-01"),
+    }
 
 
 def test_rerun_changes_no_published_product(nightly_run: tuple[Settings, dict]) -> None:
@@ -150,7 +186,7 @@ def test_tile_of_a_water_pixel_decodes_to_the_water_colour(nightly_run: tuple[Se
     client = TestClient(create_app(settings.output_dir))
     assert client.get("/healthz").json()["status"] == "ok"
     layers = client.get("/layers").json()["layers"]
-    assert len(layers) == 40
+    assert len(layers) == 44
     entry = next(e for e in layers if e["product"] == "water" and e["date"] == "2021-08-01")
     tilejson = client.get(entry["tilejson"]).json()
     assert tilejson["bounds"][0] < 77.2 < tilejson["bounds"][2]
