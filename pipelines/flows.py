@@ -52,12 +52,16 @@ def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: boo
                     sensor = sensor_name(scene.platform, settings.source.sensor)
                     results.append(SceneResult(scene.id, scene.date, "failed", reason=reason, sensor=sensor))
                 advance(f"{scene.id} {results[-1].status}")
-        tasks.publish_run(settings, results)
+        alerts = tasks.publish_run(settings, results)
     layout = OutputLayout(settings.output_dir)
     table = read_water_areas(layout.water_areas)
-    summary = run_summary(name, results, layout.root, table)
+    summary = run_summary(name, results, layout.root, table, alerts)
     run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     summary["run_id"] = run_id
+    if alerts and settings.alerts.webhook_url:
+        context = {"flow": name, "run_id": run_id, "aoi": settings.aoi.id}
+        summary["webhook"] = tasks.notify_alerts(alerts, settings.alerts.webhook_url, context)
+        logger.info("alerts webhook: %s", summary["webhook"])
     write_json_atomic(layout.runs / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{run_id[:8]}.json", summary)
     create_markdown_artifact(
         key=f"{name}-run-report", markdown=summary_markdown(summary, table), description=f"{name} run"

@@ -9,15 +9,19 @@ from typing import Any
 
 import pandas as pd
 
+from sensing.alerts import Alert
 from sensing.models import SceneResult
 
 __all__ = ["run_summary", "summary_markdown"]
 
 
-def run_summary(name: str, results: list[SceneResult], outputs: Path, table: pd.DataFrame) -> dict[str, Any]:
-    """Counts per status, failures with reasons, this run's areas and where the outputs are."""
+def run_summary(
+    name: str, results: list[SceneResult], outputs: Path, table: pd.DataFrame, alerts: list[Alert]
+) -> dict[str, Any]:
+    """Counts per status, failures with reasons, this run's areas and alerts, where the outputs are."""
     counts = Counter(r.status for r in results)
     return {
+        "alerts": [dataclasses.asdict(a) for a in alerts],
         "flow": name,
         "scenes": {s: counts.get(s, 0) for s in ("processed", "skipped", "failed")},
         "failed": [{"scene": r.scene_id, "reason": r.reason} for r in results if r.status == "failed"],
@@ -37,6 +41,18 @@ def summary_markdown(summary: dict[str, Any], table: pd.DataFrame) -> str:
         f"Outputs: `{summary['outputs']}`",
         "",
     ]
+    if summary["alerts"]:
+        lines += [
+            "## Alerts",
+            "",
+            "| water body | date | sensor | kind | area | baseline median | z |",
+            "|---|---|---|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {a['water_body']} | {a['date']} | {a['sensor']} | **{a['kind']}** | {a['water_km2']:.2f} "
+            f"| {a['baseline_median_km2']:.2f} | {a['z_score']:.1f} |"
+            for a in summary["alerts"]
+        ] + [""]
     if summary["failed"]:
         lines += ["## Failed scenes", "", "| scene | reason |", "|---|---|"]
         lines += [f"| {f['scene']} | {f['reason']} |" for f in summary["failed"]] + [""]

@@ -14,6 +14,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from sensing import workflow
+from sensing.alerts import Alert, post_alerts
 from sensing.config import Settings
 from sensing.errors import RetryableError
 from sensing.models import SceneRef, SceneResult
@@ -53,6 +54,12 @@ def process_scene(settings: Settings, scene: SceneRef, bodies: list[WaterBody], 
 
 
 @task(name="publish-run", cache_policy=NO_CACHE)
-def publish_run(settings: Settings, results: list[SceneResult]) -> None:
-    """Collections, water-area table and tile metadata for the run's results."""
-    workflow.publish_run(settings, results)
+def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
+    """Summaries, collections, water-area table, alerts and tile metadata for the run's results."""
+    return workflow.publish_run(settings, results)
+
+
+@task(name="notify-alerts", cache_policy=NO_CACHE)
+def notify_alerts(alerts: list[Alert], url: str, context: dict[str, object]) -> str:
+    """POST the run's alerts to the configured webhook (a failure is reported, never raised)."""
+    return post_alerts(alerts, url, context=context)

@@ -19,6 +19,7 @@ from sensing.errors import ConfigError
 
 __all__ = [
     "ALGORITHM_VERSION",
+    "AlertConfig",
     "AoiConfig",
     "DaskConfig",
     "DemoConfig",
@@ -239,6 +240,18 @@ class DaskConfig(_Model):
     n_workers: int | None = None
 
 
+class AlertConfig(_Model):
+    """When a water body's area departs from its same-month baseline, and who is told."""
+
+    low_percentile: float = Field(default=10, ge=0, le=50, description="Below this baseline percentile: low.")
+    high_percentile: float = Field(default=90, ge=50, le=100, description="Above this one: high.")
+    min_z: float = Field(default=1.5, ge=0, description="And at least this many standard deviations away.")
+    min_baseline_years: int = Field(default=3, ge=1, description="Years of the same month needed to judge.")
+    webhook_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="POST every run's alerts here as JSON (optional)."
+    )
+
+
 class NightlyConfig(_Model):
     """Which acquisitions a nightly run looks at."""
 
@@ -281,6 +294,7 @@ class Settings(_Model):
     indices: dict[str, IndexScale] = Field(default_factory=lambda: {k: IndexScale() for k in INDEX_PRODUCTS})
     dask: DaskConfig = DaskConfig()
     nightly: NightlyConfig = NightlyConfig()
+    alerts: AlertConfig = AlertConfig()
     demo: DemoConfig | None = None
 
     @field_validator("products")

@@ -11,8 +11,10 @@ import json
 
 import dask.array as da
 import numpy as np
+import pandas as pd
 from shapely.geometry import box, mapping
 
+from sensing.alerts import ALERT_KEY, Alert, alert_rows, evaluate_alerts
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA
 from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
@@ -26,7 +28,7 @@ from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.locks import file_lock
 from sensing.publish.stac import LayerMetadata, build_item, read_items, write_collections, write_item
 from sensing.publish.storage import write_json_atomic
-from sensing.publish.tables import upsert_water_areas
+from sensing.publish.tables import read_water_areas, upsert_frame, upsert_water_areas
 from sensing.scene_water import BANDS, classify_scene, input_errors_named
 from sensing.sources.base import SceneSource
 from sensing.summaries import class_layers, publish_occurrence, summary_products, update_counts
@@ -159,9 +161,9 @@ def _layer_metadata(settings: Settings, scene: SceneRef, cloud_cover: float) -> 
     )
 
 
-def publish_run(settings: Settings, results: list[SceneResult]) -> None:
+def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     """After the scenes: yearly occurrence summaries, collections and root catalog, water-area table,
-    then tile metadata.
+    alerts (returned, and upserted into the alerts table), then tile metadata.
 
     A failed scene leaves a ``failed`` row (with its reason) per water body over the AOI, unless that
     water body and date already have a row: nothing measured is replaced by a failure. Serialised by
@@ -180,7 +182,12 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> None:
         specs |= _update_summaries(settings, layout, specs)
         write_collections(layout, specs)
         upsert_water_areas(layout.water_areas, measured, placeholders=failed)
+        alerts = evaluate_alerts(read_water_areas(layout.water_areas), measured, settings.alerts)
+        if alerts:
+            old = pd.read_parquet(layout.alerts) if layout.alerts.exists() else pd.DataFrame()
+            upsert_frame(layout.alerts, old, alert_rows(alerts, dt.datetime.now(dt.UTC)), ALERT_KEY)
         write_layer_index(layout, specs)
+    return alerts
 
 
 def _update_summaries(

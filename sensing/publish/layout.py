@@ -55,6 +55,11 @@ class OutputLayout:
         return self.root / "tables" / "water_areas.parquet"
 
     @property
+    def alerts(self) -> Path:
+        """Alerts raised so far (Parquet; a CSV copy sits beside it)."""
+        return self.root / "tables" / "alerts.parquet"
+
+    @property
     def layer_index(self) -> Path:
         """Tile metadata: the published layers the tile server may serve."""
         return self.root / "layers.json"

@@ -1,4 +1,4 @@
-"""The water-area time series table (Parquet plus a CSV copy), upserted idempotently."""
+"""Tables (Parquet plus a CSV copy) upserted idempotently: the water-area time series, and alerts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 from sensing.models import WaterBodyArea
 from sensing.publish.storage import atomic_path
 
-__all__ = ["KEY", "read_water_areas", "upsert_water_areas"]
+__all__ = ["KEY", "read_water_areas", "upsert_frame", "upsert_water_areas"]
 
 KEY = ["water_body", "date", "sensor"]
 COLUMNS = [f.name for f in dataclasses.fields(WaterBodyArea)]
@@ -35,22 +35,25 @@ def upsert_water_areas(
 ) -> bool:
     """Insert or replace ``rows`` by (water_body, date, sensor), and insert ``placeholders`` (e.g. rows
     of failed scenes) only where their key has no row yet; write nothing when the table would not
-    change.
-
-    Returns True if the table was rewritten. The Parquet file and its CSV copy (UTF-8 with a byte-order
-    mark, so that spreadsheet programs show Cyrillic and Kazakh names) are replaced atomically.
+    change. Returns True if the table was rewritten.
     """
     old = read_water_areas(path)
     new = _frame(rows)
     taken = pd.concat([old[KEY], new[KEY]]).astype(str).set_index(KEY).index
     extra = _frame(placeholders)
     new = pd.concat([new, extra[~extra[KEY].astype(str).set_index(KEY).index.isin(taken)]], ignore_index=True)
+    return upsert_frame(path, old, new, KEY)
+
+
+def upsert_frame(path: Path, old: pd.DataFrame, new: pd.DataFrame, key: list[str]) -> bool:
+    """Write ``old`` with ``new`` inserted or replacing rows by ``key``, sorted by ``key``; nothing when
+    unchanged. The Parquet file and its CSV copy (UTF-8 with a byte-order mark, so that spreadsheet
+    programs show Cyrillic and Kazakh names) are replaced atomically. Returns True if written."""
     if new.empty:
         return False
-    merged = pd.concat(
-        [old[~old.set_index(KEY).index.isin(new.set_index(KEY).index)], new], ignore_index=True
-    )
-    merged = merged.sort_values(KEY, kind="stable").reset_index(drop=True)[COLUMNS]
+    kept = old[~old.set_index(key).index.isin(new.set_index(key).index)] if not old.empty else old
+    merged = pd.concat([kept, new], ignore_index=True) if not kept.empty else new.copy()
+    merged = merged.sort_values(key, kind="stable").reset_index(drop=True)[list(new.columns)]
     if len(old) == len(merged) and old.reset_index(drop=True).astype(str).equals(merged.astype(str)):
         return False
     with atomic_path(path) as tmp:
