@@ -52,6 +52,8 @@ class ClassifiedScene:
     choice: ThresholdChoice
     properties: dict[str, object]
     """Provenance for the outputs' metadata (``sensing:*`` keys)."""
+    bands: list[str]
+    """The bands asked of the source (to name a broken one when a later read fails)."""
 
 
 @contextlib.contextmanager
@@ -109,7 +111,7 @@ def _optical(
         "sensing:water_method": choice.method,
         "sensing:water_threshold": round(choice.value, 4),
         "sensing:water_index": cfg.index,
-    })  # fmt: skip
+    }, bands)  # fmt: skip
 
 
 def _threshold(index: xr.DataArray, valid: xr.DataArray, cfg: WaterConfig) -> ThresholdChoice:
@@ -170,4 +172,4 @@ def _radar(
         "sensing:water_index": f"{cfg.polarization}_db",
         "sensing:sar_units": units[cfg.polarization],
         "sensing:speckle_filter": f"lee-{cfg.speckle_filter_px}" if cfg.speckle_filter_px > 1 else "none",
-    })  # fmt: skip
+    }, bands)  # fmt: skip

@@ -12,6 +12,7 @@ Published from the counts: ``occurrence`` (percent of clear observations that we
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import shutil
@@ -22,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
-from rasterio.windows import Window
 
 from sensing.compute.water import CLASS_DRY, CLASS_WATER
 from sensing.products import NEVER_SEEN, product_spec
@@ -90,12 +90,20 @@ def update_counts(layout: OutputLayout, product: str, aoi: str, year: int, layer
             shutil.copyfile(path, tmp)
         else:
             _create_counts(tmp, layout.root / next(iter(add.values())))
-        with rasterio.open(tmp, "r+") as dst:
+        with rasterio.open(tmp, "r+") as dst, contextlib.ExitStack() as stack:
+            changes = [
+                (
+                    sign,
+                    dt.date.fromisoformat(day).month,
+                    stack.enter_context(rasterio.open(layout.root / cog)),
+                )
+                for sign, layers_by_day in ((-1, remove), (1, add))
+                for day, cog in layers_by_day.items()
+            ]
             for _, window in dst.block_windows(1):
                 counts = dst.read(window=window).astype(np.int16)
-                for sign, changes in ((-1, remove), (1, add)):
-                    for day, cog in changes.items():
-                        _count(counts, layout.root / cog, dt.date.fromisoformat(day).month, window, sign)
+                for sign, month, src in changes:
+                    _count(counts, src.read(1, window=window), month, sign)
                 dst.write(np.clip(counts, 0, 255).astype(np.uint8), window=window)
             dst.update_tags(**{LEDGER_TAG: json.dumps(wanted, sort_keys=True)})
     return True
@@ -113,10 +121,8 @@ def _create_counts(path: Path, like: Path) -> None:
             dst.write(np.zeros((24, window.height, window.width), dtype=np.uint8), window=window)
 
 
-def _count(counts: NDArray[np.int16], cog: Path, month: int, window: Window, sign: int) -> None:
-    """Add (sign 1) or subtract (-1) one class layer's wet and clear pixels in ``window``."""
-    with rasterio.open(cog) as src:
-        classes = src.read(1, window=window)
+def _count(counts: NDArray[np.int16], classes: NDArray[np.uint8], month: int, sign: int) -> None:
+    """Add (sign 1) or subtract (-1) one class layer's wet and clear pixels to a window's counts."""
     counts[month - 1] += sign * (classes == CLASS_WATER)
     counts[12 + month - 1] += sign * np.isin(classes, (CLASS_DRY, CLASS_WATER))
 

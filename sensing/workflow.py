@@ -89,7 +89,6 @@ def process_scene(
     if not force and _published(layout, settings, scene):
         return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
     geobox = aoi_geobox(settings.aoi)
-    sar = settings.source.sensor == "sar"
     scene_layers = classify_scene(
         source, scene, geobox, sensor=settings.source.sensor, water=settings.water, sar=settings.sar,
         masks=settings.masks, chunk=settings.dask.chunk,
@@ -109,7 +108,7 @@ def process_scene(
         classes.data, zones_raster(bodies, geobox, settings.dask.chunk), len(bodies)
     )
     class_counts = da.bincount(classes.data.ravel(), minlength=256)
-    with input_errors_named(source, scene, list(SAR_BANDS) if sar else BANDS):
+    with input_errors_named(source, scene, scene_layers.bands):
         zone_counts, class_counts = write_cogs(
             layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts)
         )
@@ -172,12 +171,9 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     layout = OutputLayout(settings.output_dir)
     specs = product_specs(settings)
     measured = [a for r in results for a in r.areas]
-    failed = [
-        _failed_row(settings, r, body)
-        for r in results
-        if r.status == "failed"
-        for body in _bodies_over_aoi(settings)
-    ]
+    failed_results = [r for r in results if r.status == "failed"]
+    bodies = _bodies_over_aoi(settings) if failed_results else []
+    failed = [_failed_row(settings, r, body) for r in failed_results for body in bodies]
     with file_lock(layout.lock):
         specs |= _update_summaries(settings, layout, specs)
         write_collections(layout, specs)

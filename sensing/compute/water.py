@@ -13,7 +13,6 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter1d
-from skimage.filters import threshold_otsu
 
 from sensing.config import WaterConfig
 
@@ -117,26 +116,21 @@ def choose_threshold(
 def otsu_centre(counts: NDArray[np.int64], centres: NDArray[np.float64]) -> float:
     """Otsu's threshold, centred on the plateau of maximal between-class variance.
 
-    skimage returns the first bin of that maximum; when the classes are well apart every bin of the
-    empty gap between them scores the same, and the first one hugs the lower class.
+    The usual implementation (skimage's) returns the first bin of that maximum; when the classes are
+    well apart every bin of the empty gap between them scores the same, and the first one hugs the
+    lower class. Thresholds lie on bin edges: the variance at bin i splits after bin i.
     """
-    first = float(threshold_otsu(hist=(counts, centres)))
     weight = np.cumsum(counts).astype(np.float64)
     total = weight[-1]
     moment = np.cumsum(counts * centres)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_low = moment / weight
         mean_high = (moment[-1] - moment) / (total - weight)
-        between = weight * (total - weight) * (mean_low - mean_high) ** 2
-    between = np.nan_to_num(between[:-1])
-    top = between.max() * 0.999
-    start = min(max(int(np.searchsorted(centres, first)), 0), len(between) - 1)
-    if between[start] < top:  # not on the plateau: keep skimage's answer
-        return first
-    end = start
+        between = np.nan_to_num(weight * (total - weight) * (mean_low - mean_high) ** 2)[:-1]
+    start = end = int(np.argmax(between))
+    top = between[start] * 0.999
     while end + 1 < len(between) and between[end + 1] >= top:
         end += 1
-    # between[i] splits after bin i: the plateau spans the edges from after ``start`` to after ``end``.
     return float((centres[start] + centres[end + 1]) / 2)
 
 
