@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, settings_or_exit
+from pipelines.cli_series import exclude
+from pipelines.cli_waterbodies import waterbodies_app
 from pipelines.environment import configure_prefect
 from pipelines.progress import progress_bar
-from sensing.config import Settings, load_settings
+from sensing.config import Settings
 from sensing.errors import SensingError
 
 BandMapOpt = Annotated[
@@ -34,7 +36,6 @@ NodataOpt = Annotated[
     str | None,
     typer.Option(help="Nodata: one value, or per band green=65535,... (default: each file's own)."),
 ]
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
 
 app = typer.Typer(
     help="Satellite water monitoring for Kazakhstan: scenes in, monitoring layers out.",
@@ -45,23 +46,12 @@ run_app = typer.Typer(help="Run a flow once, now (Prefect's local ephemeral API)
 app.add_typer(run_app, name="run")
 catalog_app = typer.Typer(help="Local STAC catalogs of analysts' own scenes.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-console = Console()
+app.add_typer(waterbodies_app, name="waterbodies")
+app.command()(exclude)
 log = logging.getLogger("sensing.cli")  # progress lines when stderr is not a terminal
 log.addHandler(logging.StreamHandler())
 log.setLevel(logging.INFO)
 log.propagate = False
-
-ConfigOpt = Annotated[
-    Path, typer.Option("--config", "-c", help="YAML settings (paths inside are relative to it).")
-]
-
-
-def _settings(config: Path) -> Settings:
-    try:
-        return load_settings(config)
-    except SensingError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 @app.command("demo-data")
@@ -92,9 +82,9 @@ def demo_data(
     with --sentinel1 a Sentinel-1 RTC collection (float32 gamma0, as Planetary Computer's) is added.
     """
     from sensing.demo.archive import write_archive
-    from sensing.waterbodies import read_water_bodies
+    from sensing.registry import load_water_bodies
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     if settings.demo is None:
         console.print(f"[red]error:[/red] {config} has no 'demo' section")
         raise typer.Exit(2)
@@ -110,7 +100,9 @@ def demo_data(
         return
     started = time.perf_counter()
     with progress_bar("Simulating scenes", demo.years * demo.dates_per_year, log) as step:
-        catalog = write_archive(settings.aoi, demo, read_water_bodies(settings.water_bodies), step)
+        catalog = write_archive(
+            settings.aoi, demo, load_water_bodies(settings.water_bodies, settings.hydrography), step
+        )
     console.print(f"Demo archive written in {time.perf_counter() - started:.0f} s: {catalog}")
     console.print(f"Ground truth: {catalog.parent / 'truth'}")
 
@@ -156,7 +148,7 @@ def run_nightly(
     ] = None,
 ) -> None:
     """Run the nightly flow once: every new scene over the AOI is classified and published."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     when = _parse_date(night, "--night") if night else None
     flows = _flows(settings)
     console.print("Starting the nightly flow (Prefect local API, Dask local cluster)...")
@@ -329,7 +321,7 @@ def serve(
 
     from sensing.serve.app import create_app
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     console.print(f"Viewer and tiles on http://{host}:{port}/  (Ctrl-C to stop)")
     layers = (
         json.loads((settings.output_dir / "layers.json").read_text())

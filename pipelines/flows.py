@@ -22,8 +22,8 @@ from sensing.models import SceneResult, sensor_name
 from sensing.publish.layout import OutputLayout
 from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import read_water_areas
+from sensing.registry import load_water_bodies
 from sensing.selection import select
-from sensing.waterbodies import read_water_bodies
 
 __all__ = ["DEFAULT_CONFIG", "nightly", "reprocess"]
 
@@ -35,7 +35,7 @@ SCENE_CONCURRENCY = 2
 
 def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: bool) -> dict[str, Any]:
     logger = get_run_logger()
-    bodies = read_water_bodies(settings.water_bodies)
+    bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
     with dask_client(settings.dask) as client:
         logger.info("Dask: %s", client)
         scenes = tasks.search_scenes(settings, start, end)

@@ -282,7 +282,13 @@ class Settings(_Model):
     name: str
     data_dir: Path
     aoi: AoiConfig
-    water_bodies: Path = Field(description="GeoJSON (EPSG:4326) of nominal water-body outlines (id, name).")
+    water_bodies: Path = Field(
+        description="Water-body registry (YAML, see configs/water_bodies/) or a vector file of outlines (id, name)."
+    )
+    hydrography: Path | None = Field(
+        default=None,
+        description="Hydrography file the registry's outlines come from (overrides its default).",
+    )
     source: SourceConfig
     products: tuple[str, ...] = Field(
         default=(), description="Products to publish (default: every product of the source's sensor)."
@@ -378,6 +384,8 @@ def load_settings(path: str | Path, **overrides: object) -> Settings:
         base_data = base
     raw["data_dir"] = _resolve(base_data, raw.get("data_dir", "data"))
     raw["water_bodies"] = _resolve(base, raw.get("water_bodies"))
+    if raw.get("hydrography") is not None:
+        raw["hydrography"] = _resolve(base, raw["hydrography"])
     if isinstance(raw.get("source"), str):
         raw["source"] = _named_source(base, raw["source"])
     data_dir = Path(str(raw["data_dir"]))

@@ -107,6 +107,10 @@ class WaterBodyArea:
     """Why a row is not usable (a failed scene's error, or what hid the water body)."""
     version: str = ""
     """Algorithm version and configuration hash that produced the row."""
+    excluded: bool = False
+    """Whether an analyst excluded the observation (see ``sensing.exclusions``); never usable then."""
+    exclusion: str = ""
+    """Who excluded it, when and why."""
 
 
 @dataclass(frozen=True)

@@ -17,21 +17,33 @@ import datetime as dt
 import json
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
+from rasterio.crs import CRS
+from rasterio.transform import Affine
+from rasterio.windows import Window
 
 from sensing.compute.water import CLASS_DRY, CLASS_WATER
+from sensing.errors import SensingError
 from sensing.products import NEVER_SEEN, product_spec
 from sensing.publish.cog import translate_to_cog
 from sensing.publish.layout import OutputLayout
 from sensing.publish.stac import LayerMetadata, build_item, read_items, write_item
 from sensing.publish.storage import atomic_path
 
-__all__ = ["Layer", "class_layers", "publish_occurrence", "summary_products", "update_counts"]
+__all__ = [
+    "Layer",
+    "class_layers",
+    "publish_occurrence",
+    "summary_products",
+    "update_counts",
+    "wet_clear_totals",
+]
 
 LEDGER_TAG = "SENSING_LEDGER"
 BLOCK = 512
@@ -107,6 +119,32 @@ def update_counts(layout: OutputLayout, product: str, aoi: str, year: int, layer
                 dst.write(np.clip(counts, 0, 255).astype(np.uint8), window=window)
             dst.update_tags(**{LEDGER_TAG: json.dumps(wanted, sort_keys=True)})
     return True
+
+
+def wet_clear_totals(
+    layout: OutputLayout, product: str, aoi: str, years: Iterable[int], window: Window | None = None
+) -> tuple[NDArray[np.uint16], NDArray[np.uint16], Affine, CRS]:
+    """Wet and clear observations per pixel summed over ``years`` (of ``window``, default the whole
+    grid), with the window's transform and CRS; read in strips so memory stays at the two totals."""
+    years = list(years)
+    paths = [p for year in years if (p := layout.summary_counts(product, aoi, year)).exists()]
+    if not paths:
+        raise SensingError(f"no occurrence counts of {product} over {aoi} for the years {years}")
+    with rasterio.open(paths[0]) as first:
+        window = window or Window(0, 0, first.width, first.height)
+        transform, crs = first.window_transform(window), first.crs
+    wet = np.zeros((int(window.height), int(window.width)), dtype=np.uint16)
+    clear = np.zeros_like(wet)
+    for path in paths:
+        with rasterio.open(path) as ds:
+            for top in range(0, wet.shape[0], BLOCK):
+                strip = Window(
+                    window.col_off, window.row_off + top, window.width, min(BLOCK, wet.shape[0] - top)
+                )
+                counts = ds.read(window=strip, boundless=True, fill_value=0).astype(np.uint16)
+                wet[top : top + int(strip.height)] += counts[:12].sum(axis=0, dtype=np.uint16)
+                clear[top : top + int(strip.height)] += counts[12:].sum(axis=0, dtype=np.uint16)
+    return wet, clear, transform, crs
 
 
 def _create_counts(path: Path, like: Path) -> None:

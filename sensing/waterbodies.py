@@ -1,23 +1,26 @@
-"""Nominal water-body outlines: read from GeoJSON (EPSG:4326), reprojected onto a grid's CRS."""
+"""Nominal water-body outlines: read from a vector file (GeoJSON, GeoPackage...) into EPSG:4326, and
+reprojected onto a grid's CRS. A registry (``sensing.registry``) adds names and outline sources."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pyproj
 import shapely
 from numpy.typing import NDArray
 from rasterio.features import rasterize
 from rasterio.transform import Affine
-from shapely.geometry import mapping, shape
+from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from sensing.errors import ConfigError
 
-__all__ = ["WaterBody", "rasterize_zones", "read_water_bodies", "to_crs", "to_lonlat"]
+__all__ = ["WaterBody", "rasterize_zones", "read_water_bodies", "to_crs", "to_lonlat", "water_body_frame"]
+
+GEOD = pyproj.Geod(ellps="WGS84")
 
 
 @dataclass(frozen=True)
@@ -30,27 +33,53 @@ class WaterBody:
     """Name in reports."""
     geometry: BaseGeometry
     """Nominal outline in EPSG:4326 (lon, lat)."""
+    names: dict[str, str] = field(default_factory=dict, compare=False)
+    """Names by language (``en``, ``ru``, ``kk``) where the registry gives them."""
+    kind: str = ""
+    """``lake``, ``reservoir``, ``saline lake``, ``sea`` or ``pond``."""
+    region: str = ""
+    """Oblast."""
+    basin: str = ""
+    """Water-management basin."""
 
 
 def read_water_bodies(path: Path) -> list[WaterBody]:
-    """Read a GeoJSON FeatureCollection whose features carry ``id`` and ``name`` properties.
+    """Read a vector file (any CRS) whose features carry ``id`` and ``name`` properties (optionally
+    ``name_ru``, ``name_kk``, ``type``, ``region``, ``basin``).
 
     Invalid rings are repaired with ``make_valid`` (real outlines, e.g. Balkhash's, self-intersect).
     """
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio's DataSourceError, or OSError
         raise ConfigError(f"water_bodies: cannot read {path}: {exc}") from exc
-    bodies = []
-    for n, feature in enumerate(doc.get("features", [])):
-        props = feature.get("properties") or {}
-        if "id" not in props:
-            raise ConfigError(f"water_bodies: feature {n} of {path} has no 'id' property")
-        geom = shapely.make_valid(shape(feature["geometry"]))
-        bodies.append(WaterBody(id=str(props["id"]), name=str(props.get("name", props["id"])), geometry=geom))
-    if not bodies:
+    if "id" not in frame.columns:
+        raise ConfigError(f"water_bodies: the features of {path} have no 'id' property")
+    if frame.empty:
         raise ConfigError(f"water_bodies: {path} holds no features")
+    if frame.crs is not None:
+        frame = frame.to_crs("EPSG:4326")
+    bodies = []
+    for n, row in enumerate(frame.to_dict("records")):
+        if row.get("id") is None or row["geometry"] is None:
+            raise ConfigError(f"water_bodies: feature {n} of {path} has no 'id' or no geometry")
+        name = _text(row, "name") or str(row["id"])
+        names = {"en": name} | {
+            lang: _text(row, f"name_{lang}") for lang in ("ru", "kk") if _text(row, f"name_{lang}")
+        }
+        bodies.append(
+            WaterBody(
+                id=str(row["id"]), name=name, geometry=shapely.make_valid(row["geometry"]), names=names,
+                kind=_text(row, "type"), region=_text(row, "region"), basin=_text(row, "basin"),
+            )
+        )  # fmt: skip
     return bodies
+
+
+def _text(row: dict[str, object], key: str) -> str:
+    """A property as text; "" where absent or null."""
+    value = row.get(key)
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 def to_crs(geometry: BaseGeometry, crs: str) -> BaseGeometry:
@@ -71,3 +100,22 @@ def rasterize_zones(
     """Label raster of a window: 0 outside every outline, i+1 inside ``bodies[i]``."""
     shapes = [(mapping(to_crs(b.geometry, crs)), i + 1) for i, b in enumerate(bodies)]
     return rasterize(shapes, out_shape=shape_, transform=transform, fill=0, dtype="uint16")
+
+
+def water_body_frame(bodies: list[WaterBody]) -> gpd.GeoDataFrame:
+    """The bodies as a table with their outlines (EPSG:4326): id, names in English, Russian and Kazakh,
+    type, region, basin and nominal (geodesic) area in km2."""
+    rows = [
+        {
+            "id": b.id,
+            "name_en": b.names.get("en", b.name),
+            "name_ru": b.names.get("ru", ""),
+            "name_kk": b.names.get("kk", ""),
+            "type": b.kind,
+            "region": b.region,
+            "basin": b.basin,
+            "nominal_km2": round(abs(GEOD.geometry_area_perimeter(b.geometry)[0]) / 1e6, 4),
+        }
+        for b in bodies
+    ]
+    return gpd.GeoDataFrame(rows, geometry=[b.geometry for b in bodies], crs="EPSG:4326")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import dask.array as da
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from shapely.geometry import box, mapping
@@ -20,6 +22,7 @@ from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA
 from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
 from sensing.config import CLASS_PRODUCTS, SAR_BANDS, Settings
 from sensing.errors import SceneError
+from sensing.exclusions import apply_exclusions, excluded_dates, is_excluded, read_exclusions
 from sensing.grid import aoi_geobox, pixel_area_m2
 from sensing.models import LayerRef, SceneRef, SceneResult, WaterBodyArea, sensor_name
 from sensing.products import ProductSpec, product_spec
@@ -27,14 +30,17 @@ from sensing.publish.cog import write_cogs
 from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.locks import file_lock
 from sensing.publish.stac import LayerMetadata, build_item, read_items, write_collections, write_item
-from sensing.publish.storage import write_json_atomic
-from sensing.publish.tables import read_water_areas, upsert_frame, upsert_water_areas
+from sensing.publish.storage import atomic_path, write_json_atomic
+from sensing.publish.tables import KEY, read_water_areas, upsert_frame, upsert_water_areas
+from sensing.publish.vectors import write_vector_layers
+from sensing.registry import load_water_bodies
 from sensing.scene_water import BANDS, classify_scene, input_errors_named
 from sensing.sources.base import SceneSource
 from sensing.summaries import class_layers, publish_occurrence, summary_products, update_counts
-from sensing.waterbodies import WaterBody, read_water_bodies, to_lonlat
+from sensing.water_vectors import water_vectors
+from sensing.waterbodies import WaterBody, to_lonlat, water_body_frame
 
-__all__ = ["process_scene", "product_specs", "publish_run", "scenes_for_period"]
+__all__ = ["process_scene", "product_specs", "publish_exclusions", "publish_run", "scenes_for_period"]
 
 
 def product_specs(settings: Settings) -> dict[str, ProductSpec]:
@@ -125,12 +131,31 @@ def process_scene(
     meta["properties"] = scene_layers.properties
     refs = []
     for (_, path, _), (name, spec) in zip(layers, specs.items(), strict=True):
-        write_item(build_item(spec, layout, settings.aoi.id, path, meta), layout)
+        extras = {}
+        if name in CLASS_PRODUCTS:
+            stem = layout.water_vectors(name, settings.aoi.id, scene.date, version)
+            extras = _publish_vectors(stem, path, bodies, scene.date)
+        write_item(build_item(spec, layout, settings.aoi.id, path, meta, extras), layout)
         refs.append(LayerRef(name, settings.aoi.id, scene.date, str(path.relative_to(layout.root)), version))
     return SceneResult(
         scene.id, scene.date, "processed", layers=tuple(refs), areas=tuple(areas),
         sensor=sensor_name(scene.platform, settings.source.sensor),
     )  # fmt: skip
+
+
+def _publish_vectors(stem: Path, classes: Path, bodies: list[WaterBody], date: dt.date) -> dict[str, Path]:
+    """Publish the date's water polygons and shorelines from its class layer; return them as STAC
+    assets (key -> file)."""
+    water, shoreline = water_vectors(classes, bodies, date)
+    written = write_vector_layers(stem, {"water": water, "shoreline": shoreline})
+    return {_asset_key(stem, path): path for path in written}
+
+
+def _asset_key(stem: Path, path: Path) -> str:
+    """``water.gpkg`` -> ``vectors``; ``water.geojson`` -> ``vectors-geojson``;
+    ``water.shoreline.parquet`` -> ``shoreline-parquet``."""
+    layer, _, fmt = path.name.removeprefix(stem.name).lstrip(".").rpartition(".")
+    return "vectors" if fmt == "gpkg" else f"{layer or 'vectors'}-{fmt}"
 
 
 def _grid_metadata(settings: Settings) -> LayerMetadata:
@@ -172,13 +197,16 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     specs = product_specs(settings)
     measured = [a for r in results for a in r.areas]
     failed_results = [r for r in results if r.status == "failed"]
-    bodies = _bodies_over_aoi(settings) if failed_results else []
+    bodies = _bodies_over_aoi(settings)
     failed = [_failed_row(settings, r, body) for r in failed_results for body in bodies]
     with file_lock(layout.lock):
-        specs |= _update_summaries(settings, layout, specs)
-        write_collections(layout, specs)
+        _publish_water_bodies(layout, bodies)
         upsert_water_areas(layout.water_areas, measured, placeholders=failed)
-        alerts = evaluate_alerts(read_water_areas(layout.water_areas), measured, settings.alerts)
+        exclusions = _honour_exclusions(layout)
+        specs |= _update_summaries(settings, layout, specs, exclusions)
+        write_collections(layout, specs)
+        judged = [m for m in measured if not is_excluded(m, exclusions)]
+        alerts = evaluate_alerts(read_water_areas(layout.water_areas), judged, settings.alerts)
         if alerts:
             old = pd.read_parquet(layout.alerts) if layout.alerts.exists() else pd.DataFrame()
             upsert_frame(layout.alerts, old, alert_rows(alerts, dt.datetime.now(dt.UTC)), ALERT_KEY)
@@ -186,17 +214,49 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     return alerts
 
 
+def publish_exclusions(settings: Settings) -> None:
+    """Bring everything published in line with the exclusions table (after an analyst changed it):
+    the series' flags, alerts on excluded observations withdrawn, occurrence summaries, metadata."""
+    layout = OutputLayout(settings.output_dir)
+    specs = product_specs(settings)
+    with file_lock(layout.lock):
+        exclusions = _honour_exclusions(layout)
+        specs |= _update_summaries(settings, layout, specs, exclusions)
+        write_collections(layout, specs)
+        write_layer_index(layout, specs)
+
+
+def _honour_exclusions(layout: OutputLayout) -> pd.DataFrame:
+    """Flag the series' excluded rows (unusable) and withdraw alerts raised on them; return the
+    exclusions."""
+    exclusions = read_exclusions(layout.exclusions)
+    table = read_water_areas(layout.water_areas)
+    upsert_frame(layout.water_areas, table, apply_exclusions(table, exclusions), KEY)
+    if layout.alerts.exists():
+        alerts = pd.read_parquet(layout.alerts)
+        flagged = apply_exclusions(alerts.assign(quality="ok"), exclusions).excluded
+        if flagged.any():
+            with atomic_path(layout.alerts) as tmp:
+                alerts[~flagged].to_parquet(tmp, index=False)
+            with atomic_path(layout.alerts.with_suffix(".csv")) as tmp:
+                alerts[~flagged].to_csv(tmp, index=False, encoding="utf-8-sig")
+    return exclusions
+
+
 def _update_summaries(
-    settings: Settings, layout: OutputLayout, specs: dict[str, ProductSpec]
+    settings: Settings, layout: OutputLayout, specs: dict[str, ProductSpec], exclusions: pd.DataFrame
 ) -> dict[str, ProductSpec]:
-    """Bring each class product's yearly counts over the AOI up to date with its published layers and
-    republish the summaries whose dates changed (or never got published); return the summary specs."""
+    """Bring each class product's yearly counts over the AOI up to date with its published layers
+    (less the dates analysts excluded) and republish the summaries whose dates changed (or never got
+    published); return the summary specs."""
     summary_specs: dict[str, ProductSpec] = {}
     aoi = settings.aoi.id
     for product in (p for p in specs if p in CLASS_PRODUCTS):
         names = summary_products(product)
         summary_specs |= {name: product_spec(name) for name in names.values()}
-        for year, layers in class_layers(layout, product, aoi).items():
+        skipped = excluded_dates(exclusions, radar=product == "water-sar")
+        for year, all_layers in class_layers(layout, product, aoi).items():
+            layers = [layer for layer in all_layers if layer.date not in skipped]
             counted = update_counts(layout, product, aoi, year, layers)
             item = layout.item(names["occurrence"], aoi, dt.date(year, 1, 1))
             dates = sorted(layer.date.isoformat() for layer in layers)
@@ -211,9 +271,31 @@ def _update_summaries(
     return summary_specs
 
 
+def _publish_water_bodies(layout: OutputLayout, bodies: list[WaterBody]) -> None:
+    """Upsert the monitored water bodies (names, type, region, basin, nominal area) into their table
+    and, when it changed, rewrite their nominal outlines as vectors."""
+    old = pd.read_parquet(layout.water_bodies) if layout.water_bodies.exists() else pd.DataFrame()
+    frame = water_body_frame(bodies)
+    outlines = layout.water_body_outlines
+    attributes = pd.DataFrame(frame.drop(columns="geometry"))
+    if (
+        upsert_frame(layout.water_bodies, old, attributes, ["id"])
+        or not outlines.with_suffix(".gpkg").exists()
+    ):
+        previous = outlines.with_suffix(".parquet")
+        if previous.exists():  # bodies of other AOIs published by earlier runs stay
+            kept = gpd.read_parquet(previous)
+            frame = pd.concat([kept[~kept["id"].isin(frame["id"])], frame], ignore_index=True)
+        write_vector_layers(outlines, {"water_bodies": frame.sort_values("id")})
+
+
 def _bodies_over_aoi(settings: Settings) -> list[WaterBody]:
     footprint = to_lonlat(box(*settings.aoi.bounds), settings.aoi.crs)
-    return [b for b in read_water_bodies(settings.water_bodies) if b.geometry.intersects(footprint)]
+    return [
+        b
+        for b in load_water_bodies(settings.water_bodies, settings.hydrography)
+        if b.geometry.intersects(footprint)
+    ]
 
 
 def _failed_row(settings: Settings, result: SceneResult, body: WaterBody) -> WaterBodyArea:

@@ -18,7 +18,7 @@ def write_test_config(folder: Path, **changes: object) -> Path:
     """A copy of configs/demo.yaml at 30 m (B11/B12/SCL at 60 m), its data folder inside ``folder``."""
     doc = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
     doc["data_dir"] = str(folder / "data")
-    doc["water_bodies"] = str(ROOT / "configs" / "water_bodies" / "kapchagay_demo.geojson")
+    doc["water_bodies"] = str(ROOT / "configs" / "water_bodies" / "demo.yaml")
     doc["aoi"]["resolution"] = TEST_RESOLUTION
     doc["demo"]["resolution"] = TEST_RESOLUTION
     doc["dask"] = {"address": "", "chunk": 512, "n_workers": 2}
@@ -34,12 +34,12 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with config.yaml and data/demo-archive (generated once per session)."""
     from sensing.config import load_settings
     from sensing.demo.archive import write_archive
-    from sensing.waterbodies import read_water_bodies
+    from sensing.registry import load_water_bodies
 
     folder = tmp_path_factory.mktemp("demo")
     settings = load_settings(write_test_config(folder))
     assert settings.demo is not None
-    write_archive(settings.aoi, settings.demo, read_water_bodies(settings.water_bodies))
+    write_archive(settings.aoi, settings.demo, load_water_bodies(settings.water_bodies, settings.hydrography))
     return folder
 
 

@@ -55,6 +55,26 @@ class OutputLayout:
         return self.root / "tables" / "water_areas.parquet"
 
     @property
+    def water_bodies(self) -> Path:
+        """The monitored water bodies: ids, names (en, ru, kk), type, region, basin, nominal area."""
+        return self.root / "tables" / "water_bodies.parquet"
+
+    @property
+    def water_body_outlines(self) -> Path:
+        """Stem of the nominal outlines' vector files (``.gpkg``, ``.geojson``, ``.parquet``)."""
+        return self.root / "vectors" / "water_bodies"
+
+    def water_vectors(self, product: str, aoi: str, date: dt.date, version: str) -> Path:
+        """Stem of one date's water polygons and shorelines (``.gpkg`` with both layers, and GeoJSON
+        and GeoParquet per layer), versioned like the class layer they come from."""
+        return self.root / "vectors" / product / aoi / f"{date:%Y}" / date.isoformat() / version / "water"
+
+    @property
+    def exclusions(self) -> Path:
+        """Analysts' exclusions of observations, with who and when (Parquet; a CSV copy beside it)."""
+        return self.root / "tables" / "exclusions.parquet"
+
+    @property
     def alerts(self) -> Path:
         """Alerts raised so far (Parquet; a CSV copy sits beside it)."""
         return self.root / "tables" / "alerts.parquet"

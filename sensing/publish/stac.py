@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,11 @@ EXTENSIONS = {
     "processing": "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
 }
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+VECTOR_MEDIA_TYPES = {
+    ".gpkg": "application/geopackage+sqlite3",
+    ".geojson": "application/geo+json",
+    ".parquet": "application/vnd.apache.parquet",
+}
 
 
 class LayerMetadata(dict[str, Any]):
@@ -43,9 +49,15 @@ def _rel(target: Path, start: Path) -> str:
 
 
 def build_item(
-    spec: ProductSpec, layout: OutputLayout, aoi: str, cog: Path, meta: LayerMetadata
+    spec: ProductSpec,
+    layout: OutputLayout,
+    aoi: str,
+    cog: Path,
+    meta: LayerMetadata,
+    extras: Mapping[str, Path] | None = None,
 ) -> dict[str, Any]:
-    """The STAC item of one published COG (the COG must already be in place: its checksum is recorded)."""
+    """The STAC item of one published COG (the COG must already be in place: its checksum is recorded),
+    with ``extras`` (asset key -> published file, e.g. the date's water polygons) as further assets."""
     when: dt.datetime = meta["datetime"]
     path = layout.item(spec.name, aoi, when.date())
     band: dict[str, Any] = {
@@ -103,8 +115,21 @@ def build_item(
                 "raster:bands": [band],
                 "file:checksum": file_checksum(cog),
                 "file:size": cog.stat().st_size,
-            }
+            },
+            **{key: _file_asset(file, path) for key, file in (extras or {}).items()},
         },
+    }
+
+
+def _file_asset(file: Path, item_path: Path) -> dict[str, Any]:
+    """A vector or table asset: href relative to the item, media type, checksum and size."""
+    return {
+        "href": _rel(file, item_path),
+        "type": VECTOR_MEDIA_TYPES[file.suffix],
+        "title": file.name,
+        "roles": ["data"],
+        "file:checksum": file_checksum(file),
+        "file:size": file.stat().st_size,
     }
 
 

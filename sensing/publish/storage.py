@@ -21,7 +21,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     On any exception the temporary file is removed and ``target`` is left untouched.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    # the suffix is kept last, so that format drivers (GeoPackage) see the extension they expect
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

@@ -236,3 +236,89 @@ def test_viewer_is_served_without_external_resources(nightly_run: tuple[Settings
     assert "http://" not in page.text and "https://" not in page.text
     for asset in ("/static/vendor/leaflet/leaflet.js", "/static/viewer.js", "/static/viewer.css"):
         assert client.get(asset).status_code == 200
+
+
+def test_water_polygons_shorelines_and_the_registry_are_published(nightly_run: tuple[Settings, dict]) -> None:
+    import geopandas as gpd
+    import pyogrio
+
+    settings, _ = nightly_run
+    tables = settings.output_dir / "tables"
+    assert (tables / "water_bodies.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads the Cyrillic
+    bodies = pd.read_csv(tables / "water_bodies.csv", encoding="utf-8-sig").set_index("id")
+    assert bodies.loc["kapchagay", "name_ru"] == "Капшагайское водохранилище, западная часть"
+    assert bodies.loc["pond-north", "type"] == "pond" and bodies.loc["kapchagay", "nominal_km2"] > 100
+    outlines = settings.output_dir / "vectors" / "water_bodies.gpkg"
+    assert [layer for layer, _ in pyogrio.list_layers(outlines)] == ["water_bodies"]
+
+    areas = pd.read_parquet(tables / "water_areas.parquet")
+    ok = areas[areas.usable]
+    assert len(ok) >= 8
+    for row in ok.itertuples():
+        item = json.loads(
+            (
+                settings.output_dir
+                / "stac"
+                / "water"
+                / row.date[:4]
+                / f"water-{settings.aoi.id}-{row.date}.json"
+            ).read_text()
+        )
+        assets = item["assets"]
+        assert {
+            "vectors",
+            "vectors-geojson",
+            "vectors-parquet",
+            "shoreline-geojson",
+            "shoreline-parquet",
+        } <= set(assets)
+        item_dir = settings.output_dir / "stac" / "water" / row.date[:4]
+        gpkg = (item_dir / assets["vectors"]["href"]).resolve()
+        assert assets["vectors"]["type"] == "application/geopackage+sqlite3"
+        assert sorted(layer for layer, _ in pyogrio.list_layers(gpkg)) == ["shoreline", "water"]
+        polygons = gpd.read_file(gpkg, layer="water").set_index("water_body")
+        # the polygons measure what the table measured (simplified by one pixel: within 2 %)
+        assert polygons.loc[row.water_body, "water_km2"] == pytest.approx(row.water_km2, rel=0.02)
+        shore = gpd.read_file((item_dir / assets["shoreline-geojson"]["href"]).resolve())
+        assert shore.crs.to_epsg() == 4326 and shore.geom_type.isin(["LineString", "MultiLineString"]).all()
+        lon_min, lat_min, lon_max, lat_max = shore.total_bounds
+        assert 76 < lon_min < lon_max < 79 and 43 < lat_min < lat_max < 45
+
+
+def test_outlines_derived_from_occurrence_cover_the_water_seen(
+    nightly_run: tuple[Settings, dict], tmp_path: Path
+) -> None:
+    import geopandas as gpd
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from sensing.registry import load_water_bodies
+    from sensing.waterbodies import read_water_bodies, to_crs
+
+    settings, _ = nightly_run
+    out = tmp_path / "derived.gpkg"
+    result = CliRunner().invoke(
+        app,
+        [
+            "waterbodies",
+            "derive",
+            "--config",
+            str(settings.data_dir.parent / "config.yaml"),
+            "--years",
+            "2021,2022",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    derived = read_water_bodies(out)  # usable as `water_bodies` as it is
+    assert [b.id for b in derived][:2] == ["wb-0001", "wb-0002"]
+    nominal = {b.id: to_crs(b.geometry, settings.aoi.crs) for b in load_water_bodies(settings.water_bodies)}
+    frame = gpd.read_file(out).to_crs(settings.aoi.crs)
+    areas = pd.read_parquet(settings.output_dir / "tables" / "water_areas.parquet")
+    for body_id, geometry in nominal.items():
+        seen = areas[(areas.water_body == body_id) & areas.usable].water_km2
+        inside = frame.intersection(geometry).area.sum() / 1e6
+        # every pixel ever seen wet lies in the derived outlines, and nothing outside the nominal one counts
+        assert seen.max() * 0.97 <= inside <= geometry.area / 1e6, body_id
+    assert frame.area_km2.is_monotonic_decreasing and (frame.max_frequency > 0.10).all()

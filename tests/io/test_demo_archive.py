@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
 import pystac
 import rasterio
 from rio_cogeo.cogeo import cog_validate
-from shapely.geometry import shape
 
 from sensing.config import load_settings
 from sensing.demo.landscape import nominal_outlines
 from sensing.grid import aoi_geobox
 from sensing.publish.stac_validation import validate_stac
+from sensing.registry import load_water_bodies
 from sensing.sources.stac import StaticStacSource
-from sensing.waterbodies import read_water_bodies, to_crs
+from sensing.waterbodies import to_crs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +59,7 @@ def test_harmonised_water_reflectance_is_equal_across_baselines(demo_root: Path)
 def test_committed_outlines_match_the_simulator() -> None:
     settings = load_settings(ROOT / "configs" / "demo.yaml")
     expected = nominal_outlines(settings.aoi.bounds)
-    for body in read_water_bodies(settings.water_bodies):
+    for body in load_water_bodies(settings.water_bodies, settings.hydrography):
         outline = to_crs(body.geometry, settings.aoi.crs)
         assert outline.symmetric_difference(expected[body.id]).area / expected[body.id].area < 0.01
 
@@ -75,9 +74,9 @@ def test_truth_lies_inside_the_outlines(demo_root: Path) -> None:
         truth = ds.read(1)
         px_km2 = ds.res[0] * ds.res[1] / 1e6
     true_kapchagay = next(float(r[2]) for r in rows if r[0] == "2021-08-01" and r[1] == "kapchagay")
-    geojson = json.loads(settings.water_bodies.read_text())
-    assert {f["properties"]["id"] for f in geojson["features"]} == {"kapchagay", "pond-north"}
-    assert shape(geojson["features"][0]["geometry"]).is_valid
+    bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
+    assert {b.id for b in bodies} == {"kapchagay", "pond-north"}
+    assert all(b.geometry.is_valid for b in bodies)
     # The river below the dam is water outside every outline: the truth raster holds more than the table.
     assert np.sum(truth == 1) * px_km2 > true_kapchagay
 
@@ -103,6 +102,8 @@ def test_loading_and_building_a_scene_graph_reads_no_pixels(demo_root: Path) -> 
         masks = scl_masks(ds["scl"])
         classes = classify(compute_index("mndwi", ds), masks["nodata"], masks["cloud"], masks["snow"], 0.1)
         counts = zone_class_counts(
-            classes.data, zones_raster(read_water_bodies(settings.water_bodies), geobox, 512), 2
+            classes.data,
+            zones_raster(load_water_bodies(settings.water_bodies, settings.hydrography), geobox, 512),
+            2,
         )
     assert classes.shape == (1000, 1000) and counts.shape == (3, 5)

@@ -83,5 +83,5 @@ def test_a_failed_update_leaves_the_counts_untouched(
     with pytest.raises(rasterio.errors.RasterioIOError):
         update_counts(layout, "water", "lake", 2022, [*layers[:2], broken])
     np.testing.assert_array_equal(_counts(layout, 2022), before)
-    assert not list(layout.summary_counts("water", "lake", 2022).parent.glob(".*.tmp"))
+    assert not list(layout.summary_counts("water", "lake", 2022).parent.glob(".*.tmp*"))
     assert update_counts(layout, "water", "lake", 2022, layers)  # the ledger did not record the failure

@@ -22,10 +22,10 @@ from sensing.grid import aoi_geobox
 from sensing.models import SceneRef
 from sensing.publish.cog import validate_cog
 from sensing.publish.stac_validation import validate_stac
+from sensing.registry import load_water_bodies
 from sensing.sources import open_source
 from sensing.sources.sentinelhub import SentinelHubSource
 from sensing.sources.stac import StacApiSource
-from sensing.waterbodies import read_water_bodies
 from sensing.workflow import process_scene, scenes_for_period
 from tests.conftest import ROOT, TEST_RESOLUTION, write_test_config
 from tests.sentinelhub_server import SentinelHubServer
@@ -49,7 +49,7 @@ def sar_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     demo.update(resolution=TEST_RESOLUTION, dates_per_year=4, sentinel1=True)
     settings = load_settings(write_test_config(folder, demo=demo, source=RADAR))
     assert settings.demo is not None
-    write_archive(settings.aoi, settings.demo, read_water_bodies(settings.water_bodies))
+    write_archive(settings.aoi, settings.demo, load_water_bodies(settings.water_bodies, settings.hydrography))
     return folder
 
 
@@ -83,7 +83,9 @@ def test_radar_scenes_give_water_areas_close_to_truth_and_valid_layers(
     scenes = scenes_for_period(settings, source, *PERIOD)
     assert [s.platform for s in scenes] == ["SENTINEL-1A", "SENTINEL-1B", "SENTINEL-1A", "SENTINEL-1B"]
     scene = next(s for s in scenes if s.date == SUMMER)
-    result = process_scene(settings, source, scene, read_water_bodies(settings.water_bodies))
+    result = process_scene(
+        settings, source, scene, load_water_bodies(settings.water_bodies, settings.hydrography)
+    )
     assert result.status == "processed", result.reason
     assert [layer.product for layer in result.layers] == ["water-sar", "vv", "vh"]
     area = next(a for a in result.areas if a.water_body == "kapchagay")
@@ -173,7 +175,9 @@ def test_sentinel_hub_s1grd_orthorectified_backscatter_matches_the_archive(
     for band in ("vv", "vh"):
         np.testing.assert_allclose(via_hub[band].values, from_disk[band].values, rtol=1e-6)
 
-    result = process_scene(settings, hub, scene, read_water_bodies(settings.water_bodies))
+    result = process_scene(
+        settings, hub, scene, load_water_bodies(settings.water_bodies, settings.hydrography)
+    )
     assert result.status == "processed", result.reason
     assert server.process_calls == 4  # processing reads the cached tiles
 

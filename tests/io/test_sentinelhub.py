@@ -16,9 +16,9 @@ import pytest
 from sensing.config import Settings, SourceConfig, load_settings
 from sensing.errors import ConfigError, FatalError, RetryableError
 from sensing.grid import aoi_geobox
+from sensing.registry import load_water_bodies
 from sensing.sources.sentinelhub import SentinelHubSource, evalscript, processing_units
 from sensing.sources.stac import StaticStacSource
-from sensing.waterbodies import read_water_bodies
 from sensing.workflow import process_scene, scenes_for_period
 from tests.sentinelhub_server import SentinelHubServer
 from tests.servers import serve_asgi
@@ -88,7 +88,7 @@ def test_tiled_download_equals_the_archive_and_is_cached(
     source.load(scene, bands, geobox, 512).compute()
     assert server.process_calls == 9  # the second load comes from the cache
     cache = list((settings.data_dir / "cache" / "sentinelhub").glob("*.tif"))
-    assert len(cache) == 9 and not list(cache[0].parent.glob(".*.tmp"))
+    assert len(cache) == 9 and not list(cache[0].parent.glob(".*.tmp*"))
     ledger = (cache[0].parent / "processing_units.json").read_text()
     assert dt.datetime.now(dt.UTC).strftime("%Y-%m") in ledger
 
@@ -144,7 +144,9 @@ def test_credentials_are_required_and_never_written_or_logged(
     caplog.set_level(logging.DEBUG)
     source = _source(settings)
     scene = source.search(BBOX, dt.date(2021, 8, 1), dt.date(2021, 8, 1))[0]
-    result = process_scene(settings, source, scene, read_water_bodies(settings.water_bodies))
+    result = process_scene(
+        settings, source, scene, load_water_bodies(settings.water_bodies, settings.hydrography)
+    )
     assert result.status == "processed"
     item = json.loads(next((settings.output_dir / "stac" / "water").rglob("water-*.json")).read_text())
     assert item["properties"]["sensing:cloud_mask"] == "scl"  # the optional SCL band came along

@@ -13,8 +13,8 @@ import pytest
 from sensing.config import SourceConfig, load_settings
 from sensing.errors import FatalError, RetryableError, SceneError
 from sensing.grid import aoi_geobox
+from sensing.registry import load_water_bodies
 from sensing.sources.stac import StacApiSource, StaticStacSource
-from sensing.waterbodies import read_water_bodies
 from sensing.workflow import process_scene
 from tests.servers import FaultProxy, fault_proxy, file_server, publish_over_http, rustac_api
 
@@ -94,7 +94,7 @@ def test_a_truncated_cog_over_http_fails_its_scene_naming_the_band(demo_copy: Pa
         settings = settings.model_copy(update={"source": config})
         source = StacApiSource(config)
         scenes = {s.date: s for s in source.search(BBOX, *PERIOD)}
-        bodies = read_water_bodies(settings.water_bodies)
+        bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
         with pytest.raises(SceneError, match=r"S2A_43TGJ_20210801_0_L2A.*swir16.*B11\.tif"):
             process_scene(settings, source, scenes[dt.date(2021, 8, 1)], bodies)
         assert not (settings.output_dir / "stac").exists()  # nothing published for the broken scene

@@ -11,8 +11,8 @@ import pytest
 
 from sensing.config import SourceConfig, load_settings
 from sensing.grid import aoi_geobox
+from sensing.registry import load_water_bodies
 from sensing.sources.stac import StacApiSource, StaticStacSource
-from sensing.waterbodies import read_water_bodies
 from sensing.workflow import process_scene
 
 BBOX = (76.0, 43.0, 79.0, 45.0)
@@ -69,7 +69,9 @@ def test_a_scene_from_the_api_is_processed_and_published(stac_api: str, demo_cop
     settings = settings.model_copy(update={"source": api})
     source = _api_source(stac_api)
     scene = next(r for r in source.search(BBOX, *PERIOD) if r.date == dt.date(2021, 8, 1))
-    result = process_scene(settings, source, scene, read_water_bodies(settings.water_bodies))
+    result = process_scene(
+        settings, source, scene, load_water_bodies(settings.water_bodies, settings.hydrography)
+    )
     assert result.status == "processed"
     kapchagay = next(a for a in result.areas if a.water_body == "kapchagay")
     truth = (settings.data_dir / "demo-archive" / "truth" / "areas.csv").read_text().splitlines()

@@ -15,8 +15,8 @@ from shapely.ops import transform
 
 from sensing.config import AoiConfig, SourceConfig, load_settings
 from sensing.demo.archive import COLLECTION, write_archive
+from sensing.registry import load_water_bodies
 from sensing.sources.stac import StaticStacSource
-from sensing.waterbodies import read_water_bodies
 from sensing.workflow import process_scene
 
 
@@ -27,7 +27,7 @@ def _zone_archive(
     bounds = transform(to_zone, box(*bounds_43)).bounds
     aoi = AoiConfig(id="half", name="half", crs=crs, bounds=bounds, resolution=30)
     demo = settings.demo.model_copy(update={"archive": folder, "dates_per_year": 3})  # type: ignore[attr-defined]
-    return write_archive(aoi, demo, read_water_bodies(settings.water_bodies))  # type: ignore[attr-defined]
+    return write_archive(aoi, demo, load_water_bodies(settings.water_bodies, settings.hydrography))  # type: ignore[attr-defined]
 
 
 def test_one_pass_across_two_zones_is_one_seamless_scene(demo_root: Path, tmp_path: Path) -> None:
@@ -45,7 +45,9 @@ def test_one_pass_across_two_zones_is_one_seamless_scene(demo_root: Path, tmp_pa
     assert sorted(i.split("_")[1] for i, _ in scene.items) == ["43TGJ", "44TKN"]
 
     outputs = settings.model_copy(update={"data_dir": tmp_path / "data", "source": source.config})
-    result = process_scene(outputs, source, scene, read_water_bodies(settings.water_bodies))
+    result = process_scene(
+        outputs, source, scene, load_water_bodies(settings.water_bodies, settings.hydrography)
+    )
     truth = (demo_root / "data" / "demo-archive" / "truth" / "areas.csv").read_text().splitlines()
     expected = next(float(r.split(",")[2]) for r in truth if r.startswith("2021-08-01,kapchagay"))
     measured = next(a for a in result.areas if a.water_body == "kapchagay")

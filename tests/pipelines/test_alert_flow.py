@@ -67,3 +67,57 @@ def test_a_low_month_is_alerted_and_posted(demo_copy: Path, prefect_api: None) -
     table = pd.read_parquet(OutputLayout(load_settings(config).output_dir).alerts)
     assert list(table.kind) == ["low"]  # the forced rerun replaced its row, not added one
     assert again["webhook"] == "not sent: HTTP 500" and len(receiver.received) == 4  # 1 + 3 attempts
+
+
+def test_an_excluded_observation_leaves_alerts_and_occurrence_until_withdrawn(
+    demo_copy: Path, prefect_api: None
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.flows import reprocess
+
+    config = demo_copy / "config.yaml"
+    _history(config)
+    layout = OutputLayout(load_settings(config).output_dir)
+    assert reprocess(aoi="kapchagay-dam", start=DAY, end=DAY, products=["water"], config=str(config))[
+        "alerts"
+    ]
+    occurrence = layout.item("occurrence", "kapchagay-dam", dt.date(DAY.year, 1, 1))
+
+    def exclude(*args: str) -> None:
+        result = CliRunner().invoke(
+            app, ["exclude", "--date", DAY.isoformat(), "--config", str(config), *args]
+        )
+        assert result.exit_code == 0, result.output
+
+    def row() -> pd.Series:
+        table = pd.read_parquet(layout.water_areas)
+        return table[(table.water_body == "kapchagay") & (table.date == DAY.isoformat())].iloc[0]
+
+    exclude("--water-body", "kapchagay", "--reason", "sun glint on the dam", "--by", "a.analyst")
+    assert (
+        not row().usable
+        and row().excluded
+        and "a.analyst" in row().exclusion
+        and "sun glint" in row().exclusion
+    )
+    assert pd.read_parquet(layout.alerts).empty  # the alert raised on it is withdrawn
+    again = reprocess(
+        aoi="kapchagay-dam", start=DAY, end=DAY, products=["water"], config=str(config), force=True
+    )
+    assert again["alerts"] == [] and row().excluded  # reprocessing does not bring it back
+    assert DAY.isoformat() in json.loads(occurrence.read_text())["properties"]["sensing:dates"]
+
+    exclude("--water-body", "all", "--reason", "geolocation error", "--by", "a.analyst")
+    assert DAY.isoformat() not in json.loads(occurrence.read_text())["properties"]["sensing:dates"]
+    exclusions = pd.read_csv(layout.exclusions.with_suffix(".csv"), encoding="utf-8-sig")
+    assert list(exclusions.by) == ["a.analyst", "a.analyst"] and exclusions.recorded_at.notna().all()
+
+    exclude("--water-body", "all", "--reason", "geolocation checked: fine", "--withdraw")
+    exclude("--water-body", "kapchagay", "--reason", "glint was a misreading", "--withdraw")
+    assert row().usable and not row().excluded
+    assert DAY.isoformat() in json.loads(occurrence.read_text())["properties"]["sensing:dates"]
+    assert not pd.read_parquet(layout.exclusions).active.any()  # withdrawn, kept on record

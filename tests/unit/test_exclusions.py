@@ -1,0 +1,58 @@
+"""Exclusions flag the series' rows: by water body or all, by sensor or all; withdrawal restores."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sensing.exclusions import apply_exclusions, excluded_dates, record_exclusion
+
+DAY = dt.date(2022, 5, 2)
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "water_body": ["lake", "lake", "pond", "lake"],
+            "date": [DAY.isoformat(), DAY.isoformat(), DAY.isoformat(), "2022-05-20"],
+            "sensor": ["sentinel-2", "sentinel-1", "sentinel-2", "sentinel-2"],
+            "quality": ["ok", "ok", "cloudy", "ok"],
+            "usable": [True, True, False, True],
+        }
+    )
+
+
+def test_exclusions_by_body_and_sensor_and_their_withdrawal(tmp_path: Path) -> None:
+    path = tmp_path / "exclusions.parquet"
+    record_exclusion(path, "lake", DAY, "sentinel-2", "smoke plume", "k.analyst")
+    flagged = apply_exclusions(_table(), pd.read_parquet(path))
+    assert list(flagged.excluded) == [True, False, False, False]
+    assert list(flagged.usable) == [False, True, False, True]
+    assert flagged.exclusion[0].startswith("excluded by k.analyst at ") and flagged.exclusion[0].endswith(
+        "smoke plume"
+    )
+
+    exclusions = record_exclusion(path, "all", DAY, "all", "wrong orbit file", "k.analyst")
+    assert list(apply_exclusions(_table(), exclusions).excluded) == [True, True, True, False]
+    assert excluded_dates(exclusions, radar=True) == excluded_dates(exclusions, radar=False) == {DAY}
+
+    record_exclusion(path, "all", DAY, "all", "orbit fine after all", "k.analyst", active=False)
+    exclusions = record_exclusion(
+        path, "lake", DAY, "sentinel-2", "plume was cloud shadow", "k.analyst", active=False
+    )
+    restored = apply_exclusions(_table(), exclusions)
+    assert not restored.excluded.any() and list(restored.usable) == [
+        True,
+        True,
+        False,
+        True,
+    ]  # cloudy stays unusable
+    assert len(exclusions) == 2 and not exclusions.active.any()
+
+
+def test_an_exclusion_needs_a_reason(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="reason"):
+        record_exclusion(tmp_path / "x.parquet", "lake", DAY, "all", "  ", "k.analyst")
