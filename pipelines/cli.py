@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, settings_or_exit
-from pipelines.cli_series import exclude
+from pipelines.cli_series import exclude, gauges_app
 from pipelines.cli_waterbodies import waterbodies_app
 from pipelines.environment import configure_prefect
 from pipelines.progress import progress_bar
@@ -48,6 +48,7 @@ catalog_app = typer.Typer(help="Local STAC catalogs of analysts' own scenes.", n
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(waterbodies_app, name="waterbodies")
 app.command()(exclude)
+app.add_typer(gauges_app, name="gauges")
 log = logging.getLogger("sensing.cli")  # progress lines when stderr is not a terminal
 log.addHandler(logging.StreamHandler())
 log.setLevel(logging.INFO)

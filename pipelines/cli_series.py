@@ -1,9 +1,10 @@
-"""Commands on the water-area series: analysts' exclusions."""
+"""Commands on the water-area series: analysts' exclusions, gauge readings."""
 
 from __future__ import annotations
 
 import datetime as dt
 import getpass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,9 @@ import typer
 from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
 from sensing.errors import SensingError
 
-__all__ = ["exclude"]
+__all__ = ["exclude", "gauges_app"]
+
+gauges_app = typer.Typer(help="Gauge readings beside the series.", no_args_is_help=True)
 
 
 def exclude(
@@ -31,7 +34,7 @@ def exclude(
     from sensing.exclusions import record_exclusion
     from sensing.publish.layout import OutputLayout
     from sensing.publish.tables import read_water_areas
-    from sensing.workflow import publish_exclusions
+    from sensing.workflow import republish_series
 
     settings = settings_or_exit(config)
     try:
@@ -47,7 +50,7 @@ def exclude(
         record_exclusion(
             layout.exclusions, water_body, day, sensor, reason, by or getpass.getuser(), active=not withdraw
         )
-        publish_exclusions(settings)
+        republish_series(settings)
     except (SensingError, ValueError) as exc:
         raise fail(exc) from exc
     rows = read_water_areas(layout.water_areas)
@@ -56,3 +59,38 @@ def exclude(
     console.print(
         f"exclusion {verb}; {len(hit)} observation(s) of {day} now excluded (table: {layout.exclusions})"
     )
+
+
+@gauges_app.command("import")
+def import_readings(
+    readings: Annotated[Path, typer.Argument(help="CSV of readings: a date and a level (m) per row.")],
+    water_body: Annotated[str, typer.Option(help="Water body id the gauge measures.")],
+    date_column: Annotated[str, typer.Option(help="Column of the dates (YYYY-MM-DD).")] = "date",
+    level_column: Annotated[str, typer.Option(help="Column of the levels (m).")] = "level_m",
+    source: Annotated[str, typer.Option(help="Gauge or post name (default: the file name).")] = "",
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Import a gauge's level readings; each observation of the series then carries the reading of
+    its date (or the nearest within a day) in ``gauge_level_m``."""
+    from sensing.gauges import import_gauges
+    from sensing.publish.layout import OutputLayout
+    from sensing.publish.tables import read_water_areas
+    from sensing.workflow import republish_series
+
+    settings = settings_or_exit(config)
+    layout = OutputLayout(settings.output_dir)
+    try:
+        n = import_gauges(
+            layout.gauges,
+            readings,
+            water_body,
+            date_column=date_column,
+            level_column=level_column,
+            source=source,
+        )
+        republish_series(settings)
+    except SensingError as exc:
+        raise fail(exc) from exc
+    rows = read_water_areas(layout.water_areas)
+    matched = rows[(rows.water_body == water_body) & rows.gauge_level_m.notna()]
+    console.print(f"{n} reading(s) imported for {water_body}; {len(matched)} observation(s) have a reading")

@@ -107,6 +107,21 @@ class WaterBodyArea:
     """Why a row is not usable (a failed scene's error, or what hid the water body)."""
     version: str = ""
     """Algorithm version and configuration hash that produced the row."""
+    filled_km2: float = float("nan")
+    """Water area with the pixels hidden on the date filled from the occurrence prior (km2); equals
+    ``water_km2`` when the whole outline was seen (see ``sensing.gapfill``)."""
+    filled_low_km2: float = float("nan")
+    """Lower bound of the fill: hidden pixels filled where occurrence is at least 0.75."""
+    filled_high_km2: float = float("nan")
+    """Upper bound: hidden pixels filled where occurrence is at least 0.25, or never seen clear."""
+    fill_level: float = float("nan")
+    """Occurrence level the estimate filled at, calibrated on the pixels seen that date."""
+    level_m: float = float("nan")
+    """Water level (m) from the area (gap-filled where filled) and the water body's curve, if any."""
+    volume_mcm: float = float("nan")
+    """Stored volume (million m3) from the same curve."""
+    gauge_level_m: float = float("nan")
+    """Gauge reading of the date (or nearest within a day), where imported (``sensing gauges import``)."""
     excluded: bool = False
     """Whether an analyst excluded the observation (see ``sensing.exclusions``); never usable then."""
     exclusion: str = ""

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
+from sensing.curves import read_curve
 from sensing.errors import ConfigError
 from sensing.waterbodies import WaterBody, read_water_bodies
 
@@ -59,6 +60,10 @@ class RegistryEntry(_Model):
     basin: str = Field(description="Water-management basin.")
     bbox: tuple[float, float, float, float] = Field(description="lon_min, lat_min, lon_max, lat_max.")
     outline: OutlineSource = OutlineSource()
+    curve: Path | None = Field(
+        default=None,
+        description="Area-level-volume curve (CSV, relative to the registry) for level and volume.",
+    )
 
     @field_validator("bbox")
     @classmethod
@@ -120,6 +125,7 @@ def read_registry(path: Path, hydrography: Path | None = None) -> list[WaterBody
             WaterBody(
                 id=entry.id, name=entry.names.en, geometry=geometry, names=entry.names.model_dump(),
                 kind=entry.type, region=entry.region, basin=entry.basin,
+                curve=read_curve(base / entry.curve) if entry.curve else None,
             )
         )  # fmt: skip
     return bodies

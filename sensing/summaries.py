@@ -122,10 +122,14 @@ def update_counts(layout: OutputLayout, product: str, aoi: str, year: int, layer
 
 
 def wet_clear_totals(
-    layout: OutputLayout, product: str, aoi: str, years: Iterable[int], window: Window | None = None
+    layout: OutputLayout, product: str, aoi: str, years: Iterable[int] | None, window: Window | None = None
 ) -> tuple[NDArray[np.uint16], NDArray[np.uint16], Affine, CRS]:
-    """Wet and clear observations per pixel summed over ``years`` (of ``window``, default the whole
-    grid), with the window's transform and CRS; read in strips so memory stays at the two totals."""
+    """Wet and clear observations per pixel summed over ``years`` (None: every year counted) of
+    ``window`` (default the whole grid), with the window's transform and CRS; read in strips so
+    memory stays at the two totals."""
+    if years is None:
+        folder = layout.summary_counts(product, aoi, 2000).parent.parent
+        years = sorted(int(p.name) for p in folder.glob("[0-9][0-9][0-9][0-9]")) if folder.exists() else []
     years = list(years)
     paths = [p for year in years if (p := layout.summary_counts(product, aoi, year)).exists()]
     if not paths:

@@ -16,6 +16,7 @@ from rasterio.transform import Affine
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from sensing.curves import Curve
 from sensing.errors import ConfigError
 
 __all__ = ["WaterBody", "rasterize_zones", "read_water_bodies", "to_crs", "to_lonlat", "water_body_frame"]
@@ -41,6 +42,8 @@ class WaterBody:
     """Oblast."""
     basin: str = ""
     """Water-management basin."""
+    curve: Curve | None = field(default=None, compare=False)
+    """Area-level-volume curve, where surveyed."""
 
 
 def read_water_bodies(path: Path) -> list[WaterBody]:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -14,6 +15,8 @@ import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+from rasterio.windows import Window
 from shapely.geometry import box, mapping
 
 from sensing.alerts import ALERT_KEY, Alert, alert_rows, evaluate_alerts
@@ -23,6 +26,8 @@ from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_ra
 from sensing.config import CLASS_PRODUCTS, SAR_BANDS, Settings
 from sensing.errors import SceneError
 from sensing.exclusions import apply_exclusions, excluded_dates, is_excluded, read_exclusions
+from sensing.gapfill import gap_filled
+from sensing.gauges import apply_gauges, read_gauges
 from sensing.grid import aoi_geobox, pixel_area_m2
 from sensing.models import LayerRef, SceneRef, SceneResult, WaterBodyArea, sensor_name
 from sensing.products import ProductSpec, product_spec
@@ -36,11 +41,17 @@ from sensing.publish.vectors import write_vector_layers
 from sensing.registry import load_water_bodies
 from sensing.scene_water import BANDS, classify_scene, input_errors_named
 from sensing.sources.base import SceneSource
-from sensing.summaries import class_layers, publish_occurrence, summary_products, update_counts
+from sensing.summaries import (
+    class_layers,
+    publish_occurrence,
+    summary_products,
+    update_counts,
+    wet_clear_totals,
+)
 from sensing.water_vectors import water_vectors
 from sensing.waterbodies import WaterBody, to_lonlat, water_body_frame
 
-__all__ = ["process_scene", "product_specs", "publish_exclusions", "publish_run", "scenes_for_period"]
+__all__ = ["process_scene", "product_specs", "publish_run", "republish_series", "scenes_for_period"]
 
 
 def product_specs(settings: Settings) -> dict[str, ProductSpec]:
@@ -201,10 +212,11 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     failed = [_failed_row(settings, r, body) for r in failed_results for body in bodies]
     with file_lock(layout.lock):
         _publish_water_bodies(layout, bodies)
-        upsert_water_areas(layout.water_areas, measured, placeholders=failed)
-        exclusions = _honour_exclusions(layout)
-        specs |= _update_summaries(settings, layout, specs, exclusions)
+        specs |= _update_summaries(settings, layout, specs, read_exclusions(layout.exclusions))
         write_collections(layout, specs)
+        measured = [_with_level(row, bodies) for row in _gap_filled(settings, layout, measured, bodies)]
+        upsert_water_areas(layout.water_areas, measured, placeholders=failed)
+        exclusions = _refresh_series(layout)
         judged = [m for m in measured if not is_excluded(m, exclusions)]
         alerts = evaluate_alerts(read_water_areas(layout.water_areas), judged, settings.alerts)
         if alerts:
@@ -214,24 +226,59 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     return alerts
 
 
-def publish_exclusions(settings: Settings) -> None:
-    """Bring everything published in line with the exclusions table (after an analyst changed it):
-    the series' flags, alerts on excluded observations withdrawn, occurrence summaries, metadata."""
+def _gap_filled(
+    settings: Settings, layout: OutputLayout, rows: list[WaterBodyArea], bodies: list[WaterBody]
+) -> list[WaterBodyArea]:
+    """``rows`` with their gap-filled areas, from the occurrence counts of every year (just updated)."""
+    by_id = {b.id: b for b in bodies}
+    pixel_km2 = pixel_area_m2(aoi_geobox(settings.aoi)) / 1e6
+    aoi, version = settings.aoi.id, settings.version_key()
+    filled = []
+    for row in rows:
+        product = "water-sar" if row.sensor == "sentinel-1" else "water"
+        cog = layout.layer(product, aoi, row.date, version)
+        if row.water_body not in by_id or not layout.summary_counts(product, aoi, row.date.year).exists():
+            filled.append(row)
+            continue
+
+        def counts(window: Window, product: str = product) -> tuple[NDArray[np.uint16], NDArray[np.uint16]]:
+            wet, clear, _, _ = wet_clear_totals(layout, product, aoi, None, window)
+            return wet, clear
+
+        filled.append(gap_filled(row, by_id[row.water_body], cog, counts, pixel_km2))
+    return filled
+
+
+def _with_level(row: WaterBodyArea, bodies: list[WaterBody]) -> WaterBodyArea:
+    """``row`` with level and volume from its water body's curve (from the gap-filled area)."""
+    curve = next((b.curve for b in bodies if b.id == row.water_body), None)
+    if curve is None or row.quality in ("failed", "frozen"):
+        return row
+    area = row.filled_km2 if np.isfinite(row.filled_km2) else row.water_km2
+    level, volume = curve.at_area(area)
+    return dataclasses.replace(row, level_m=level, volume_mcm=volume)
+
+
+def republish_series(settings: Settings) -> None:
+    """Bring everything published in line with the exclusions and gauge tables (after an analyst
+    changed them): the series' flags and gauge readings, alerts on excluded observations withdrawn,
+    occurrence summaries, metadata."""
     layout = OutputLayout(settings.output_dir)
     specs = product_specs(settings)
     with file_lock(layout.lock):
-        exclusions = _honour_exclusions(layout)
+        exclusions = _refresh_series(layout)
         specs |= _update_summaries(settings, layout, specs, exclusions)
         write_collections(layout, specs)
         write_layer_index(layout, specs)
 
 
-def _honour_exclusions(layout: OutputLayout) -> pd.DataFrame:
-    """Flag the series' excluded rows (unusable) and withdraw alerts raised on them; return the
-    exclusions."""
+def _refresh_series(layout: OutputLayout) -> pd.DataFrame:
+    """Flag the series' excluded rows (unusable), attach gauge readings and withdraw alerts raised
+    on excluded rows; return the exclusions."""
     exclusions = read_exclusions(layout.exclusions)
     table = read_water_areas(layout.water_areas)
-    upsert_frame(layout.water_areas, table, apply_exclusions(table, exclusions), KEY)
+    refreshed = apply_gauges(apply_exclusions(table, exclusions), read_gauges(layout.gauges))
+    upsert_frame(layout.water_areas, table, refreshed, KEY)
     if layout.alerts.exists():
         alerts = pd.read_parquet(layout.alerts)
         flagged = apply_exclusions(alerts.assign(quality="ok"), exclusions).excluded

@@ -6,7 +6,7 @@ Layout under the archive folder::
     sentinel-2-l2a-demo/<item>/B02.tif ... SCL.tif          uint16 DN (SCL uint8), L2A scaling
     sentinel-1-rtc-demo/<item>/vv.tif, vh.tif               float32 gamma0 (only with demo.sentinel1)
     truth/<date>_water.tif                                  0 dry, 1 open water, 2 ice-covered water
-    truth/areas.csv                                         true areas per water body and date
+    truth/areas.csv                                         true areas (and levels) per water body and date
 
 Bands B02 B03 B04 B08 are written at the grid resolution; B11, B12 and SCL at twice it, as Sentinel-2
 delivers them at 20 m beside 10 m bands. Processing baseline 04.00 (from 2022-01-25) adds the
@@ -38,7 +38,7 @@ from shapely.geometry import box, mapping
 
 from sensing.config import AoiConfig, DemoConfig
 from sensing.demo import sentinel1
-from sensing.demo.landscape import BANDS, Acquisition, Surface, render
+from sensing.demo.landscape import BANDS, Acquisition, Surface, render, true_levels
 from sensing.publish.cog import CogSpec, translate_to_cog
 from sensing.waterbodies import WaterBody, rasterize_zones, to_lonlat
 
@@ -353,7 +353,15 @@ def write_archive(
         for asset in item.assets.values():
             asset.href = str(final_dir / Path(asset.href).name)
         collection.add_item(item)
-        truth_rows += [{**r, "water_body": bodies[int(str(r["zone"])) - 1].id} for r in rows]
+        levels = true_levels(acq.date, demo.start)
+        truth_rows += [
+            {
+                **r,
+                "water_body": (body := bodies[int(str(r["zone"])) - 1].id),
+                "true_level_m": levels.get(body, ""),
+            }
+            for r in rows
+        ]
         if radar is not None:
             _add_sar_item(radar, acq, demo, grid, staging)
         if progress:
@@ -405,7 +413,7 @@ def _add_sar_item(
 
 def _write_truth_table(path: Path, rows: list[dict[str, object]]) -> None:
     fields = ["date", "water_body", "true_water_km2", "true_open_water_km2", "true_ice_km2",
-              "cloud_fraction", "nodata_fraction", "frozen"]  # fmt: skip
+              "cloud_fraction", "nodata_fraction", "frozen", "true_level_m"]  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")

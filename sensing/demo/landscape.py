@@ -25,6 +25,8 @@ __all__ = [
     "Surface",
     "nominal_outlines",
     "render",
+    "reservoir_curve",
+    "true_levels",
     "water_level",
 ]
 
@@ -113,6 +115,46 @@ def water_level(date: dt.date, start: dt.date) -> float:
     years = (date - start).days / 365.25
     level = -2.5 + 2.2 * np.sin(2 * np.pi * (doy - 120) / 365.0) - 0.6 * years
     return float(np.clip(level, -7.0, 0.0))
+
+
+FULL_SUPPLY_M = 485.0
+"""Kapchagay's normal retention level (m above the Baltic datum): the simulated level's zero."""
+POND_DATUM_M = 531.0
+"""Height of the pond's simulated level zero (m)."""
+
+
+def true_levels(date: dt.date, start: dt.date) -> dict[str, float]:
+    """Water level (m) of each simulated water body on ``date``: what a gauge would read."""
+    return {
+        "kapchagay": round(FULL_SUPPLY_M + water_level(date, start), 3),
+        "pond-north": round(POND_DATUM_M + _pond_level(date), 3),
+    }
+
+
+def reservoir_curve(
+    bounds: tuple[float, float, float, float], resolution: float, levels: Array
+) -> list[dict[str, float]]:
+    """Area-level-volume curve of the reservoir inside ``bounds`` (its mean bed, without the
+    per-date bumps), as a bathymetric survey would give it: level (m), area (km2), volume (million m3)."""
+    x = np.arange(bounds[0] + resolution / 2, bounds[2], resolution)
+    y = np.arange(bounds[1] + resolution / 2, bounds[3], resolution)
+    u = ((x - ORIGIN[0]) / SCALE_M)[None, :]
+    v = ((y - ORIGIN[1]) / SCALE_M)[:, None]
+    centre = 0.52 + 0.06 * np.sin(2.5 * u)
+    s = np.abs(v - centre) / (0.04 + 0.22 * np.clip(u, 0, 1.6) ** 0.8)
+    bed = np.where(u > DAM_U, (25.0 - 15.0 * np.clip(u, 0, 1)) * (s**2 - 1.0), np.inf)
+    pixel = resolution**2
+    rows = []
+    for level in levels:
+        depth = np.clip(level - bed, 0, None)
+        rows.append(
+            {
+                "level_m": round(FULL_SUPPLY_M + float(level), 3),
+                "area_km2": round(float(np.count_nonzero(depth > 0)) * pixel / 1e6, 4),
+                "volume_mcm": round(float(depth.sum()) * pixel / 1e6, 3),
+            }
+        )
+    return rows
 
 
 def _pond_level(date: dt.date) -> float:

@@ -75,6 +75,11 @@ class OutputLayout:
         return self.root / "tables" / "exclusions.parquet"
 
     @property
+    def gauges(self) -> Path:
+        """Imported gauge readings (Parquet; a CSV copy beside it)."""
+        return self.root / "tables" / "gauges.parquet"
+
+    @property
     def alerts(self) -> Path:
         """Alerts raised so far (Parquet; a CSV copy sits beside it)."""
         return self.root / "tables" / "alerts.parquet"

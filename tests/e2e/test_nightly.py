@@ -322,3 +322,56 @@ def test_outlines_derived_from_occurrence_cover_the_water_seen(
         # every pixel ever seen wet lies in the derived outlines, and nothing outside the nominal one counts
         assert seen.max() * 0.97 <= inside <= geometry.area / 1e6, body_id
     assert frame.area_km2.is_monotonic_decreasing and (frame.max_frequency > 0.10).all()
+
+
+def test_gap_filled_areas_bound_the_truth_on_partly_seen_dates(nightly_run: tuple[Settings, dict]) -> None:
+    settings, _ = nightly_run
+    assert settings.demo is not None
+    truth = pd.read_csv(settings.demo.archive / "truth" / "areas.csv", dtype={"date": str})
+    table = pd.read_parquet(settings.output_dir / "tables" / "water_areas.parquet")
+    merged = table.merge(truth, on=["water_body", "date"], suffixes=("", "_true"))
+    seen = merged[(merged.valid_fraction == 1) & (merged.quality != "frozen")]
+    assert (seen.filled_km2 == seen.water_km2).all()
+    assert merged[merged.quality == "frozen"].filled_km2.isna().all()  # ice is not filled as water
+    partly = merged[(merged.valid_fraction < 0.99) & (merged.valid_fraction > 0.3) & ~merged.frozen]
+    assert len(partly) >= 4, merged[["water_body", "date", "valid_fraction", "quality"]]
+    report = partly[["water_body", "date", "valid_fraction", "water_km2", "filled_km2", "filled_low_km2",
+                     "filled_high_km2", "fill_level", "true_water_km2"]]  # fmt: skip
+    # filling the hidden pixels brings the area closer to the truth than the seen part alone
+    assert (
+        (partly.filled_km2 - partly.true_water_km2).abs() < (partly.water_km2 - partly.true_water_km2).abs()
+    ).all(), report
+    assert ((partly.filled_km2 - partly.true_water_km2).abs() / partly.true_water_km2 < 0.10).all(), report
+    assert (partly.filled_low_km2 <= partly.filled_km2).all() and (
+        partly.filled_km2 <= partly.filled_high_km2
+    ).all()
+    assert (partly.filled_low_km2 <= partly.true_water_km2 * 1.02).all(), report
+    assert (partly.true_water_km2 <= partly.filled_high_km2 * 1.02).all(), report
+    hidden = merged[(merged.valid_fraction < 0.01) & ~merged.frozen]  # the pond under cloud: bounds only
+    assert len(hidden) == 2 and (hidden.filled_low_km2 <= hidden.true_water_km2).all()
+    assert (hidden.true_water_km2 <= hidden.filled_high_km2 * 1.02).all()
+
+
+def test_levels_from_the_curve_agree_with_the_imported_gauge(nightly_run: tuple[Settings, dict]) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    settings, _ = nightly_run
+    assert settings.demo is not None
+    truth = settings.demo.archive / "truth" / "areas.csv"
+    result = CliRunner().invoke(
+        app,
+        ["gauges", "import", str(truth), "--water-body", "kapchagay", "--level-column", "true_level_m",
+         "--source", "Kapchagay dam post", "--config", str(settings.data_dir.parent / "config.yaml")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(settings.output_dir / "tables" / "water_areas.parquet")
+    reservoir = table[(table.water_body == "kapchagay") & (table.quality != "frozen")]
+    assert reservoir.gauge_level_m.notna().all() and reservoir.level_m.notna().all()
+    error = (reservoir.level_m - reservoir.gauge_level_m).abs()
+    assert error.max() < 0.5, reservoir[["date", "water_km2", "filled_km2", "level_m", "gauge_level_m"]]
+    assert (
+        reservoir.volume_mcm.diff().dropna() * reservoir.level_m.diff().dropna() >= 0
+    ).all()  # volume follows level
+    assert table[table.water_body == "pond-north"].level_m.isna().all()  # no curve, no level

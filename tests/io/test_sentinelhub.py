@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sentinelhub import SentinelHubDownloadClient
 
 from sensing.config import Settings, SourceConfig, load_settings
 from sensing.errors import ConfigError, FatalError, RetryableError
@@ -35,6 +36,9 @@ def sentinel_hub(
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # plain-HTTP OAuth to the loopback server only
     monkeypatch.setenv("SH_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("SH_CLIENT_SECRET", SECRET)
+    # sentinelhub caches sessions by (client id, URL): a loopback port reused from an earlier test
+    # would hand this test a token without the exchange it checks
+    SentinelHubDownloadClient.clear_cache()
     server = SentinelHubServer(demo_copy / "data" / "demo-archive" / "catalog.json", CLIENT_ID, SECRET)
     with serve_asgi(server.app) as url:
         settings = load_settings(demo_copy / "config.yaml")
