@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, settings_or_exit
-from pipelines.cli_series import exclude, gauges_app
+from pipelines.cli_series import change, exclude, flood, gauges_app
 from pipelines.cli_waterbodies import waterbodies_app
 from pipelines.environment import configure_prefect
 from pipelines.progress import progress_bar
@@ -48,6 +48,8 @@ catalog_app = typer.Typer(help="Local STAC catalogs of analysts' own scenes.", n
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(waterbodies_app, name="waterbodies")
 app.command()(exclude)
+app.command()(change)
+app.command()(flood)
 app.add_typer(gauges_app, name="gauges")
 log = logging.getLogger("sensing.cli")  # progress lines when stderr is not a terminal
 log.addHandler(logging.StreamHandler())
@@ -122,12 +124,15 @@ def _print_summary(summary: dict[str, Any], settings: Settings) -> None:
     layout = OutputLayout(settings.output_dir)
     table = read_water_areas(layout.water_areas)
     view = Table(title="Water area per water body and date (km²)")
-    for column in ("water body", "date", "sensor", "water", "ice", "observed", "quality", "method"):
-        view.add_column(column, justify="right" if column in ("water", "ice", "observed") else "left")
+    numbers = ("water", "gap-filled", "ice", "observed")
+    for column in ("water body", "date", "sensor", *numbers, "quality", "method"):
+        view.add_column(column, justify="right" if column in numbers else "left")
     for row in table.itertuples():
-        view.add_row(row.water_body, row.date, row.sensor, f"{row.water_km2:.2f}", f"{row.ice_km2:.2f}",
-                     f"{row.valid_fraction:.0%}", row.quality, row.method)  # fmt: skip
+        view.add_row(row.water_body, row.date, row.sensor, f"{row.water_km2:.2f}", f"{row.filled_km2:.2f}",
+                     f"{row.ice_km2:.2f}", f"{row.valid_fraction:.0%}", row.quality, row.method)  # fmt: skip
     console.print(view)
+    for row in summary.get("flood", []):
+        console.print(f"Flood {row['event']}, {row['zone']}: {row['flooded_km2']:.3f} km² flooded")
     console.print(f"Outputs: {layout.root}")
     console.print(f"  layers (COG): {layout.root / 'layers'}")
     console.print(f"  STAC catalog: {layout.stac_root / 'catalog.json'}")
@@ -173,6 +178,9 @@ def reprocess(
         str | None,
         typer.Option(help="Radar sources: backscatter units linear, db or auto (default: sar.units)."),
     ] = None,
+    flood: Annotated[
+        str | None, typer.Option(help="Also publish the period as a flood event: classes or ratio.")
+    ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Reprocess an AOI over a period (e.g. after a configuration change, or on an analyst's scenes)."""
@@ -198,6 +206,7 @@ def reprocess(
         config=str(config.resolve()),
         source=source,
         units=units,
+        flood=flood,
     )
     _print_summary(summary, settings)
 

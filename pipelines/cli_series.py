@@ -1,4 +1,4 @@
-"""Commands on the water-area series: analysts' exclusions, gauge readings."""
+"""Commands on the water-area series: analysts' exclusions, gauge readings, change between periods, flood events."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
 from sensing.errors import SensingError
 
-__all__ = ["exclude", "gauges_app"]
+__all__ = ["change", "exclude", "flood", "gauges_app"]
 
 gauges_app = typer.Typer(help="Gauge readings beside the series.", no_args_is_help=True)
 
@@ -94,3 +94,76 @@ def import_readings(
     rows = read_water_areas(layout.water_areas)
     matched = rows[(rows.water_body == water_body) & rows.gauge_level_m.notna()]
     console.print(f"{n} reading(s) imported for {water_body}; {len(matched)} observation(s) have a reading")
+
+
+def change(
+    before: Annotated[str, typer.Option(help="First period: a year (2021) or years (2017-2019).")],
+    after: Annotated[str, typer.Option(help="Second period, after the first: 2024 or 2022-2024.")],
+    product: Annotated[str, typer.Option(help="Class product: water (optical) or water-sar.")] = "water",
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Publish surface-water change between two periods (JRC transition classes) over the AOI: a
+    layer, and the area per class and water body in tables/water_change."""
+    from rich.table import Table
+
+    from sensing.change import Period
+    from sensing.registry import load_water_bodies
+    from sensing.workflow import publish_change
+
+    settings = settings_or_exit(config)
+    try:
+        periods = Period.parse(before), Period.parse(after)
+        bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
+        rows = publish_change(settings, product, *periods, bodies)
+    except (SensingError, ValueError) as exc:
+        raise fail(exc) from exc
+    table = Table("water body", "class", "km2", title=f"{product}: {periods[0]} -> {periods[1]}")
+    for row in rows[rows.value != 0].itertuples():
+        table.add_row(row.water_body, row.change_class, f"{row.area_km2:,.3f}")
+    console.print(table)
+
+
+def flood(
+    start: Annotated[str, typer.Option(help="First day of the event window, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day of the event window, YYYY-MM-DD.")],
+    name: Annotated[str | None, typer.Option(help="Event name (default START_END).")] = None,
+    product: Annotated[str, typer.Option(help="Class product: water (optical) or water-sar.")] = "water",
+    method: Annotated[
+        str, typer.Option(help="classes (water on any date) or ratio (Sentinel-1 VV drop).")
+    ] = "classes",
+    permanent: Annotated[
+        float, typer.Option(help="Occurrence from which water is permanent, not flood.")
+    ] = 0.9,
+    ratio_db: Annotated[float, typer.Option(help="ratio: VV drop (dB) that marks new open water.")] = 3.0,
+    max_water_db: Annotated[
+        float, typer.Option(help="ratio: VV (dB) above which nothing is open water.")
+    ] = -15.0,
+    before_days: Annotated[int, typer.Option(help="ratio: days of the pre-event window.")] = 60,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Publish the flood extent of an event window from the published layers: a layer (flooded,
+    permanent water), polygons, and flooded km2 per water body and outside every outline."""
+    from sensing.events import FloodEvent, publish_flood
+    from sensing.flood import FloodRule
+    from sensing.publish.layout import OutputLayout
+    from sensing.publish.locks import file_lock
+    from sensing.registry import load_water_bodies
+    from sensing.workflow import refresh_catalog
+
+    settings = settings_or_exit(config)
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+        rule = FloodRule(permanent=permanent, ratio_db=ratio_db, max_water_db=max_water_db)
+        event = FloodEvent(
+            name or f"{first}_{last}", first, last, method=method, before_days=before_days, rule=rule
+        )
+        bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
+        with file_lock(OutputLayout(settings.output_dir).lock):
+            rows = publish_flood(settings, product, event, bodies)
+            refresh_catalog(settings)
+    except (SensingError, ValueError) as exc:
+        raise fail(exc) from exc
+    for row in rows.itertuples():
+        console.print(
+            f"{row.zone}: flooded {row.flooded_km2:,.3f} km2 (permanent water {row.permanent_km2:,.3f}, seen {row.seen_fraction:.0%})"
+        )

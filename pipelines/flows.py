@@ -18,6 +18,7 @@ from pipelines.report import run_summary, summary_markdown
 from sensing.cluster import dask_client
 from sensing.config import Settings, load_settings
 from sensing.errors import ConfigError
+from sensing.events import FloodEvent
 from sensing.models import SceneResult, sensor_name
 from sensing.publish.layout import OutputLayout
 from sensing.publish.storage import write_json_atomic
@@ -90,11 +91,20 @@ def reprocess(
     config: str = DEFAULT_CONFIG,
     source: str | None = None,
     units: str | None = None,
+    flood: str | None = None,
 ) -> dict[str, Any]:
     """Reprocess an AOI (configured id or GeoJSON file) over a period, from the configured source or
     ``source`` (a provider name or a local catalog folder); ``force`` rewrites published layers;
-    ``units`` tells radar sources' backscatter units (linear, db, auto)."""
+    ``units`` tells radar sources' backscatter units (linear, db, auto); ``flood`` (``classes`` or
+    ``ratio``) also publishes the period's flood extent as an event."""
     if start > end:
         raise ConfigError(f"start: {start} is after end {end}")
+    if flood not in (None, "classes", "ratio"):
+        raise ConfigError(f"flood: unknown method {flood!r}; use classes or ratio")
     settings = select(Path(config), aoi, source=source, products=products, sar_units=units)
-    return _run("reprocess", settings, start, end, force=force)
+    summary = _run("reprocess", settings, start, end, force=force)
+    if flood:
+        event = FloodEvent(f"{start}_{end}", start, end, method=flood)
+        bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
+        summary["flood"] = tasks.publish_flood(settings, event, bodies)
+    return summary

@@ -17,7 +17,11 @@ from sensing import workflow
 from sensing.alerts import Alert, post_alerts
 from sensing.config import Settings
 from sensing.errors import RetryableError
+from sensing.events import FloodEvent
+from sensing.events import publish_flood as publish_flood_event
 from sensing.models import SceneRef, SceneResult
+from sensing.publish.layout import OutputLayout
+from sensing.publish.locks import file_lock
 from sensing.sources import open_source
 from sensing.waterbodies import WaterBody
 
@@ -57,6 +61,16 @@ def process_scene(settings: Settings, scene: SceneRef, bodies: list[WaterBody], 
 def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     """Summaries, collections, water-area table, alerts and tile metadata for the run's results."""
     return workflow.publish_run(settings, results)
+
+
+@task(name="publish-flood", cache_policy=NO_CACHE)
+def publish_flood(settings: Settings, event: FloodEvent, bodies: list[WaterBody]) -> list[dict[str, Any]]:
+    """Flood extent of the event from the run's class layers: layer, polygons and areas (as rows)."""
+    product = "water-sar" if settings.source.sensor == "sar" else "water"
+    with file_lock(OutputLayout(settings.output_dir).lock):
+        rows = publish_flood_event(settings, product, event, bodies)
+        workflow.refresh_catalog(settings)
+    return list(rows.to_dict("records"))
 
 
 @task(name="notify-alerts", cache_policy=NO_CACHE)

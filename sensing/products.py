@@ -7,9 +7,17 @@ from dataclasses import dataclass, field
 from sensing.compute.encode import INT16_NODATA
 from sensing.compute.water import CLASS_CLOUD, CLASS_DRY, CLASS_NODATA, CLASS_SNOW_ICE, CLASS_WATER
 from sensing.config import CLASS_PRODUCTS, SAR_BANDS, IndexScale
+from sensing.flood import FLOOD_CLASSES
 from sensing.publish.cog import CogSpec
 
-__all__ = ["INDEX_COLORMAPS", "WATER_CLASSES", "ProductSpec", "product_spec"]
+__all__ = [
+    "CHANGE_CLASSES",
+    "INDEX_COLORMAPS",
+    "WATER_CLASSES",
+    "ProductSpec",
+    "change_product",
+    "product_spec",
+]
 
 WATER_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     CLASS_DRY: ("dry land", (222, 206, 170, 255)),
@@ -19,6 +27,36 @@ WATER_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     CLASS_NODATA: ("no data", (0, 0, 0, 0)),
 }
 """Class value -> (label, RGBA colour) of the water layer."""
+CHANGE_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
+    0: ("not water", (0, 0, 0, 0)),
+    1: ("permanent", (0, 0, 255, 255)),
+    2: ("new permanent", (34, 177, 76, 255)),
+    3: ("lost permanent", (209, 16, 45, 255)),
+    4: ("seasonal", (153, 217, 234, 255)),
+    5: ("new seasonal", (181, 230, 29, 255)),
+    6: ("lost seasonal", (230, 161, 170, 255)),
+    7: ("seasonal to permanent", (255, 127, 39, 255)),
+    8: ("permanent to seasonal", (255, 201, 14, 255)),
+    9: ("ephemeral permanent", (127, 127, 127, 255)),
+    10: ("ephemeral seasonal", (195, 195, 195, 255)),
+    255: ("no data", (0, 0, 0, 0)),
+}
+"""Class value -> (label, RGBA colour) of the change layers: JRC Global Surface Water's transition
+classes and palette (see ``sensing.change``)."""
+CHANGE_PRODUCTS = ("water-change", "water-change-sar")
+FLOOD_PRODUCTS = ("flood", "flood-sar")
+"""Flood extent of an event (see ``sensing.flood``), from optical or radar layers."""
+
+
+def flood_product(class_product: str) -> str:
+    """The flood product of a class product (``water`` -> ``flood``, ``water-sar`` -> ``flood-sar``)."""
+    return class_product.replace("water", "flood", 1)
+
+
+def change_product(class_product: str) -> str:
+    """The change product of a class product (``water`` -> ``water-change``)."""
+    return class_product.replace("water", "water-change", 1)
+
 
 INDEX_COLORMAPS = {"ndwi": "rdbu", "mndwi": "rdbu", "ndvi": "rdylgn", "vv": "gray", "vh": "gray"}
 """rio-tiler colour map per value product."""
@@ -31,6 +69,10 @@ TITLES = {
     "ndvi": "NDVI (NIR, red)",
     "vv": "VV backscatter (dB, speckle-filtered)",
     "vh": "VH backscatter (dB, speckle-filtered)",
+    "water-change": "Surface-water change between two periods",
+    "water-change-sar": "Surface-water change between two periods (Sentinel-1 radar)",
+    "flood": "Flood extent of an event",
+    "flood-sar": "Flood extent of an event (Sentinel-1 radar)",
 }
 NEVER_SEEN = 255
 """Nodata of summary layers: pixels never observed clear."""
@@ -75,10 +117,16 @@ def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
         title += " (Sentinel-1 radar)" if name.endswith("-sar") else ""
         cog = CogSpec("uint8", NEVER_SEEN, "nearest", description=description)
         return ProductSpec(name, title, cog, rescale=rescale, colormap_name=colormap_name)
-    if name in CLASS_PRODUCTS:
-        colormap = {value: rgba for value, (_, rgba) in WATER_CLASSES.items()}
-        legend = [{"value": v, "label": label, "color": rgba} for v, (label, rgba) in WATER_CLASSES.items()]
-        spec = CogSpec("uint8", CLASS_NODATA, "nearest", description="water class", colormap=colormap)
+    palettes = {
+        **dict.fromkeys(CLASS_PRODUCTS, (WATER_CLASSES, "water class")),
+        **dict.fromkeys(CHANGE_PRODUCTS, (CHANGE_CLASSES, "change class")),
+        **dict.fromkeys(FLOOD_PRODUCTS, (FLOOD_CLASSES, "flood class")),
+    }
+    if name in palettes:
+        classes, description = palettes[name]
+        colormap = {value: rgba for value, (_, rgba) in classes.items()}
+        legend = [{"value": v, "label": label, "color": rgba} for v, (label, rgba) in classes.items()]
+        spec = CogSpec("uint8", CLASS_NODATA, "nearest", description=description, colormap=colormap)
         return ProductSpec(name, TITLES[name], spec, legend=legend)
     backscatter = name in SAR_BANDS
     scale = BACKSCATTER_SCALE if backscatter else scale

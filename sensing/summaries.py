@@ -39,6 +39,8 @@ from sensing.publish.storage import atomic_path
 __all__ = [
     "Layer",
     "class_layers",
+    "counted_years",
+    "ledger",
     "publish_occurrence",
     "summary_products",
     "update_counts",
@@ -80,7 +82,8 @@ def class_layers(layout: OutputLayout, product: str, aoi: str) -> dict[int, list
     return years
 
 
-def _ledger(path: Path) -> dict[str, str]:
+def ledger(path: Path) -> dict[str, str]:
+    """Date -> class layer (COG path) of every contribution to a year's counts."""
     if not path.exists():
         return {}
     with rasterio.open(path) as ds:
@@ -91,10 +94,10 @@ def update_counts(layout: OutputLayout, product: str, aoi: str, year: int, layer
     """Bring the year's monthly counts in line with ``layers``: add new dates, swap reprocessed ones,
     drop withdrawn ones. Returns False (and writes nothing) when the ledger already matches."""
     path = layout.summary_counts(product, aoi, year)
-    ledger = _ledger(path)
+    counted = ledger(path)
     wanted = {layer.date.isoformat(): layer.cog for layer in layers}
-    remove = {d: c for d, c in ledger.items() if wanted.get(d) != c}
-    add = {d: c for d, c in wanted.items() if ledger.get(d) != c}
+    remove = {d: c for d, c in counted.items() if wanted.get(d) != c}
+    add = {d: c for d, c in wanted.items() if counted.get(d) != c}
     if not remove and not add:
         return False
     with atomic_path(path) as tmp:
@@ -121,16 +124,19 @@ def update_counts(layout: OutputLayout, product: str, aoi: str, year: int, layer
     return True
 
 
+def counted_years(layout: OutputLayout, product: str, aoi: str) -> list[int]:
+    """Years that have monthly counts of ``product`` over ``aoi``, in order."""
+    folder = layout.summary_counts(product, aoi, 2000).parent.parent
+    return sorted(int(p.parent.name) for p in folder.glob("[0-9][0-9][0-9][0-9]/counts.tif"))
+
+
 def wet_clear_totals(
     layout: OutputLayout, product: str, aoi: str, years: Iterable[int] | None, window: Window | None = None
 ) -> tuple[NDArray[np.uint16], NDArray[np.uint16], Affine, CRS]:
     """Wet and clear observations per pixel summed over ``years`` (None: every year counted) of
     ``window`` (default the whole grid), with the window's transform and CRS; read in strips so
     memory stays at the two totals."""
-    if years is None:
-        folder = layout.summary_counts(product, aoi, 2000).parent.parent
-        years = sorted(int(p.name) for p in folder.glob("[0-9][0-9][0-9][0-9]")) if folder.exists() else []
-    years = list(years)
+    years = counted_years(layout, product, aoi) if years is None else list(years)
     paths = [p for year in years if (p := layout.summary_counts(product, aoi, year)).exists()]
     if not paths:
         raise SensingError(f"no occurrence counts of {product} over {aoi} for the years {years}")

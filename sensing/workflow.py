@@ -9,17 +9,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import tempfile
 from pathlib import Path
 
 import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 from numpy.typing import NDArray
 from rasterio.windows import Window
 from shapely.geometry import box, mapping
 
 from sensing.alerts import ALERT_KEY, Alert, alert_rows, evaluate_alerts
+from sensing.change import Period, area_table, class_areas, write_change
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA
 from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
@@ -30,8 +33,8 @@ from sensing.gapfill import gap_filled
 from sensing.gauges import apply_gauges, read_gauges
 from sensing.grid import aoi_geobox, pixel_area_m2
 from sensing.models import LayerRef, SceneRef, SceneResult, WaterBodyArea, sensor_name
-from sensing.products import ProductSpec, product_spec
-from sensing.publish.cog import write_cogs
+from sensing.products import FLOOD_PRODUCTS, ProductSpec, change_product, product_spec
+from sensing.publish.cog import translate_to_cog, write_cogs
 from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.locks import file_lock
 from sensing.publish.stac import LayerMetadata, build_item, read_items, write_collections, write_item
@@ -43,13 +46,15 @@ from sensing.scene_water import BANDS, classify_scene, input_errors_named
 from sensing.sources.base import SceneSource
 from sensing.summaries import (
     class_layers,
+    counted_years,
+    ledger,
     publish_occurrence,
     summary_products,
     update_counts,
     wet_clear_totals,
 )
 from sensing.water_vectors import water_vectors
-from sensing.waterbodies import WaterBody, to_lonlat, water_body_frame
+from sensing.waterbodies import WaterBody, rasterize_zones, to_lonlat, water_body_frame
 
 __all__ = ["process_scene", "product_specs", "publish_run", "republish_series", "scenes_for_period"]
 
@@ -57,6 +62,13 @@ __all__ = ["process_scene", "product_specs", "publish_run", "republish_series", 
 def product_specs(settings: Settings) -> dict[str, ProductSpec]:
     """The spec of every configured product."""
     return {p: product_spec(p, settings.indices.get(p)) for p in settings.published_products}
+
+
+def _catalogued_specs(settings: Settings, layout: OutputLayout) -> dict[str, ProductSpec]:
+    """The configured products, and the on-demand ones (flood events) already published, so that
+    catalog and tile index keep them."""
+    on_demand = {p: product_spec(p) for p in FLOOD_PRODUCTS if layout.collection(p).parent.is_dir()}
+    return product_specs(settings) | on_demand
 
 
 def scenes_for_period(
@@ -169,7 +181,7 @@ def _asset_key(stem: Path, path: Path) -> str:
     return "vectors" if fmt == "gpkg" else f"{layer or 'vectors'}-{fmt}"
 
 
-def _grid_metadata(settings: Settings) -> LayerMetadata:
+def grid_metadata(settings: Settings) -> LayerMetadata:
     """The AOI grid's part of every layer's metadata."""
     geobox = aoi_geobox(settings.aoi)
     footprint = to_lonlat(box(*geobox.extent.boundingbox), str(geobox.crs))
@@ -187,7 +199,7 @@ def _grid_metadata(settings: Settings) -> LayerMetadata:
 def _layer_metadata(settings: Settings, scene: SceneRef, cloud_cover: float) -> LayerMetadata:
     """Grid and provenance shared by every layer of one scene."""
     return LayerMetadata(
-        _grid_metadata(settings),
+        grid_metadata(settings),
         datetime=scene.datetime,
         scene_id=scene.id,
         scene_ids=[i for i, _ in scene.items],
@@ -205,7 +217,7 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     a file lock so concurrent runs never interleave their catalog updates.
     """
     layout = OutputLayout(settings.output_dir)
-    specs = product_specs(settings)
+    specs = _catalogued_specs(settings, layout)
     measured = [a for r in results for a in r.areas]
     failed_results = [r for r in results if r.status == "failed"]
     bodies = _bodies_over_aoi(settings)
@@ -213,6 +225,7 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     with file_lock(layout.lock):
         _publish_water_bodies(layout, bodies)
         specs |= _update_summaries(settings, layout, specs, read_exclusions(layout.exclusions))
+        specs |= _update_change(settings, layout, specs, bodies)
         write_collections(layout, specs)
         measured = [_with_level(row, bodies) for row in _gap_filled(settings, layout, measured, bodies)]
         upsert_water_areas(layout.water_areas, measured, placeholders=failed)
@@ -264,12 +277,31 @@ def republish_series(settings: Settings) -> None:
     changed them): the series' flags and gauge readings, alerts on excluded observations withdrawn,
     occurrence summaries, metadata."""
     layout = OutputLayout(settings.output_dir)
-    specs = product_specs(settings)
+    specs = _catalogued_specs(settings, layout) | _summary_specs(settings)
     with file_lock(layout.lock):
         exclusions = _refresh_series(layout)
-        specs |= _update_summaries(settings, layout, specs, exclusions)
+        _update_summaries(settings, layout, specs, exclusions)
         write_collections(layout, specs)
         write_layer_index(layout, specs)
+
+
+def refresh_catalog(settings: Settings) -> None:
+    """Rebuild collections, root catalog and tile index (after an on-demand product was published;
+    the caller holds the publish lock)."""
+    layout = OutputLayout(settings.output_dir)
+    specs = _catalogued_specs(settings, layout) | _summary_specs(settings)
+    write_collections(layout, specs)
+    write_layer_index(layout, specs)
+
+
+def _summary_specs(settings: Settings) -> dict[str, ProductSpec]:
+    """Specs of the summaries (occurrence, water-months, change) of the configured class products."""
+    names = [
+        name
+        for product in settings.published_products if product in CLASS_PRODUCTS
+        for name in (*summary_products(product).values(), change_product(product))
+    ]  # fmt: skip
+    return {name: product_spec(name) for name in names}
 
 
 def _refresh_series(layout: OutputLayout) -> pd.DataFrame:
@@ -313,9 +345,84 @@ def _update_summaries(
                 or json.loads(item.read_text())["properties"]["sensing:dates"] != dates
             ):
                 lineage = [item_id(product, aoi, layer.date) for layer in layers]
-                meta = LayerMetadata(_grid_metadata(settings), scene_ids=lineage)
+                meta = LayerMetadata(grid_metadata(settings), scene_ids=lineage)
                 publish_occurrence(layout, product, aoi, year, layers, meta)
     return summary_specs
+
+
+def _update_change(
+    settings: Settings, layout: OutputLayout, specs: dict[str, ProductSpec], bodies: list[WaterBody]
+) -> dict[str, ProductSpec]:
+    """Change since monitoring began: for each class product with counts of two years or more, the
+    first year against the latest, republished when either year's counts changed."""
+    change_specs = {}
+    for product in (p for p in specs if p in CLASS_PRODUCTS):
+        name = change_product(product)
+        change_specs[name] = product_spec(name)
+        years = counted_years(layout, product, settings.aoi.id)
+        if len(years) < 2:
+            continue
+        before, after = Period(years[0], years[0]), Period(years[-1], years[-1])
+        item = layout.item(name, settings.aoi.id, dt.date(after.first, 1, 1))
+        dates = _counted_dates(layout, product, settings.aoi.id, [*before.years, *after.years])
+        if not item.exists() or json.loads(item.read_text())["properties"].get("sensing:dates") != dates:
+            publish_change(settings, product, before, after, bodies)
+    return change_specs
+
+
+def _counted_dates(layout: OutputLayout, product: str, aoi: str, years: list[int]) -> list[str]:
+    return sorted(d for year in years for d in ledger(layout.summary_counts(product, aoi, year)))
+
+
+def publish_change(
+    settings: Settings, product: str, before: Period, after: Period, bodies: list[WaterBody]
+) -> pd.DataFrame:
+    """Publish the change classes of a class product between two periods over the AOI (COG, STAC
+    item, area per class and water body in ``tables/water_change``); return that table's rows."""
+    layout = OutputLayout(settings.output_dir)
+    aoi, name = settings.aoi.id, change_product(product)
+    spec = product_spec(name)
+    day = dt.date(after.first, 1, 1)
+    cog = layout.layer(name, aoi, day, f"{before}_{after}")
+    with tempfile.TemporaryDirectory(dir=layout.root) as folder:
+        scratch = Path(folder) / "change.tif"
+        write_change(layout, product, aoi, before, after, scratch)
+        translate_to_cog(scratch, cog, spec.cog)
+    summaries = summary_products(product)["occurrence"]
+    years = [*before.years, *after.years]
+    properties = {
+        "start_datetime": f"{before.first}-01-01T00:00:00Z",
+        "end_datetime": f"{after.last}-12-31T23:59:59Z",
+        "sensing:period_before": str(before),
+        "sensing:period_after": str(after),
+        "sensing:class_product": product,
+        "sensing:dates": _counted_dates(layout, product, aoi, years),
+    }
+    meta = LayerMetadata(
+        grid_metadata(settings), datetime=dt.datetime(after.first, 1, 1, tzinfo=dt.UTC), cloud_cover=None,
+        version=f"{name}-{before}_{after}", properties=properties,
+        scene_ids=[item_id(summaries, aoi, dt.date(y, 1, 1)) for y in years],
+    )  # fmt: skip
+    write_item(build_item(spec, layout, aoi, cog, meta), layout)
+    geobox = aoi_geobox(settings.aoi)
+    with rasterio.open(cog) as ds:
+        classes = ds.read(1)
+    zones = rasterize_zones(bodies, str(geobox.crs), geobox.affine, classes.shape)
+    areas = class_areas(classes, zones, len(bodies), pixel_area_m2(geobox) / 1e6)
+    rows = area_table(areas, [b.id for b in bodies], before, after, product)
+    old = pd.read_parquet(layout.water_change) if layout.water_change.exists() else pd.DataFrame()
+    key = ["water_body", "period_before", "period_after", "product", "value"]
+    stale = (
+        old[
+            (old.period_before == str(before))
+            & (old.period_after == str(after))
+            & (old["product"] == product)
+        ]
+        if not old.empty
+        else old
+    )
+    upsert_frame(layout.water_change, old.drop(stale.index), rows, key)
+    return rows
 
 
 def _publish_water_bodies(layout: OutputLayout, bodies: list[WaterBody]) -> None:

@@ -75,6 +75,16 @@ class OutputLayout:
         return self.root / "tables" / "exclusions.parquet"
 
     @property
+    def water_change(self) -> Path:
+        """Area per change class, water body and pair of periods (Parquet; a CSV copy beside it)."""
+        return self.root / "tables" / "water_change.parquet"
+
+    @property
+    def floods(self) -> Path:
+        """Flooded area per event, product and zone (Parquet; a CSV copy beside it)."""
+        return self.root / "tables" / "floods.parquet"
+
+    @property
     def gauges(self) -> Path:
         """Imported gauge readings (Parquet; a CSV copy beside it)."""
         return self.root / "tables" / "gauges.parquet"

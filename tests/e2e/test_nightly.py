@@ -18,7 +18,7 @@ from pyproj import Transformer
 from rio_cogeo.cogeo import cog_validate
 
 from sensing.config import Settings, load_settings
-from sensing.products import WATER_CLASSES
+from sensing.products import CHANGE_CLASSES, WATER_CLASSES
 from sensing.publish.stac_validation import validate_stac
 from sensing.serve.app import create_app
 
@@ -88,7 +88,8 @@ def test_clouded_and_frozen_dates_are_flagged(nightly_run: tuple[Settings, dict]
 def test_every_output_is_a_valid_cog(nightly_run: tuple[Settings, dict]) -> None:
     settings, _ = nightly_run
     cogs = sorted((settings.output_dir / "layers").rglob("*.tif"))
-    assert len(cogs) == 44  # 10 dates x 4 products, and occurrence and water-months for 2021 and 2022
+    # 10 dates x 4 products, occurrence and water-months for 2021 and 2022, change 2021 -> 2022
+    assert len(cogs) == 45
     for path in cogs:
         valid, errors, warnings = cog_validate(str(path), strict=True, quiet=True)
         assert valid, (path, errors, warnings)
@@ -97,6 +98,9 @@ def test_every_output_is_a_valid_cog(nightly_run: tuple[Settings, dict]) -> None
             if path.name == "water.tif":
                 assert ds.dtypes[0] == "uint8" and ds.nodata == 255
                 assert ds.colormap(1)[1][:3] == WATER_CLASSES[1][1][:3]
+            elif path.name == "water-change.tif":
+                assert ds.dtypes[0] == "uint8" and ds.nodata == 255
+                assert ds.colormap(1)[1][:3] == CHANGE_CLASSES[1][1][:3]
             elif path.name in ("occurrence.tif", "water-months.tif"):
                 assert ds.dtypes[0] == "uint8" and ds.nodata == 255
                 assert ds.read(1, masked=True).max() <= (100 if path.name == "occurrence.tif" else 12)
@@ -118,7 +122,7 @@ def test_stac_catalog_validates_offline(nightly_run: tuple[Settings, dict]) -> N
         if doc["type"] == "Feature":
             asset = path.parent / doc["assets"]["data"]["href"]
             assert asset.exists() and asset.stat().st_size == doc["assets"]["data"]["file:size"]
-    assert kinds == {"Catalog": 1, "Collection": 6, "Feature": 44}
+    assert kinds == {"Catalog": 1, "Collection": 7, "Feature": 45}
 
 
 def test_yearly_occurrence_agrees_with_the_truth(nightly_run: tuple[Settings, dict]) -> None:
@@ -186,7 +190,7 @@ def test_tile_of_a_water_pixel_decodes_to_the_water_colour(nightly_run: tuple[Se
     client = TestClient(create_app(settings.output_dir))
     assert client.get("/healthz").json()["status"] == "ok"
     layers = client.get("/layers").json()["layers"]
-    assert len(layers) == 44
+    assert len(layers) == 45  # 40 scene layers, 4 yearly summaries, 1 change
     entry = next(e for e in layers if e["product"] == "water" and e["date"] == "2021-08-01")
     tilejson = client.get(entry["tilejson"]).json()
     assert tilejson["bounds"][0] < 77.2 < tilejson["bounds"][2]
@@ -375,3 +379,124 @@ def test_levels_from_the_curve_agree_with_the_imported_gauge(nightly_run: tuple[
         reservoir.volume_mcm.diff().dropna() * reservoir.level_m.diff().dropna() >= 0
     ).all()  # volume follows level
     assert table[table.water_body == "pond-north"].level_m.isna().all()  # no curve, no level
+
+
+def test_change_since_the_first_year_is_published_with_areas(nightly_run: tuple[Settings, dict]) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    settings, _ = nightly_run
+    out = settings.output_dir
+    item = json.loads(
+        (
+            out / "stac" / "water-change" / "2022" / f"water-change-{settings.aoi.id}-2022-01-01.json"
+        ).read_text()
+    )
+    assert (
+        item["properties"]["sensing:period_before"] == "2021"
+        and item["properties"]["sensing:period_after"] == "2022"
+    )
+    validate_stac(item)
+    cog = (out / "stac" / "water-change" / "2022" / item["assets"]["data"]["href"]).resolve()
+    assert cog_validate(str(cog), strict=True)[0]
+    layers = json.loads((out / "layers.json").read_text())["layers"]
+    assert any(layer["product"] == "water-change" and layer["legend"] for layer in layers)
+
+    areas = pd.read_parquet(out / "tables" / "water_change.parquet")
+    reservoir = areas[areas.water_body == "kapchagay"].set_index("change_class").area_km2
+    nominal = (
+        pd.read_parquet(out / "tables" / "water_bodies.parquet").set_index("id").nominal_km2["kapchagay"]
+    )
+    assert reservoir.sum() == pytest.approx(nominal, rel=0.01)  # every pixel of the outline has a class
+    assert reservoir["permanent"] > 150
+    # the simulated reservoir falls 0.6 m a year and 2022 holds only its winter-spring low: loss > gain
+    lost = (
+        reservoir.get("lost permanent", 0)
+        + reservoir.get("lost seasonal", 0)
+        + reservoir.get("permanent to seasonal", 0)
+    )
+    gained = (
+        reservoir.get("new permanent", 0)
+        + reservoir.get("new seasonal", 0)
+        + reservoir.get("seasonal to permanent", 0)
+    )
+    assert lost > gained
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "change",
+            "--before",
+            "2021",
+            "--after",
+            "2022",
+            "--config",
+            str(settings.data_dir.parent / "config.yaml"),
+        ],
+    )
+    assert result.exit_code == 0 and "permanent" in result.output, result.output
+    result = CliRunner().invoke(
+        app,
+        [
+            "change",
+            "--before",
+            "2022",
+            "--after",
+            "2021",
+            "--config",
+            str(settings.data_dir.parent / "config.yaml"),
+        ],
+    )
+    assert result.exit_code == 2 and "overlap or are reversed" in result.output
+
+
+def test_flood_event_is_new_water_only_and_published(nightly_run: tuple[Settings, dict]) -> None:
+    import geopandas as gpd
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    settings, _ = nightly_run
+    out = settings.output_dir
+    result = CliRunner().invoke(
+        app, ["flood", "--start", "2022-03-01", "--end", "2022-06-30", "--name", "spring-2022",
+              "--config", str(settings.data_dir.parent / "config.yaml")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = pd.read_parquet(out / "tables" / "floods.parquet").set_index("zone")
+    total = rows.loc["aoi total", "flooded_km2"]
+    assert total > 1 and total == pytest.approx(rows.drop("aoi total").flooded_km2.sum(), abs=1e-3)
+    item = json.loads(
+        (out / "stac" / "flood" / "2022" / f"flood-{settings.aoi.id}-2022-03-01.json").read_text()
+    )
+    validate_stac(item)
+    folder = out / "stac" / "flood" / "2022"
+    with rasterio.open((folder / item["assets"]["data"]["href"]).resolve()) as ds:
+        flood = ds.read(1)
+    event = []
+    for day in item["properties"]["sensing:dates"]:
+        water_item = json.loads(
+            (out / "stac" / "water" / day[:4] / f"water-{settings.aoi.id}-{day}.json").read_text()
+        )
+        with rasterio.open(
+            (out / "stac" / "water" / day[:4] / water_item["assets"]["data"]["href"]).resolve()
+        ) as ds:
+            event.append(ds.read(1))
+    assert item["properties"]["sensing:dates"] == ["2022-03-08", "2022-04-14", "2022-05-20", "2022-06-26"]
+    assert (
+        (np.stack(event)[:, flood == 1] == 1).any(axis=0).all()
+    )  # every flooded pixel was water on an event date
+    assert settings.demo is not None
+    always_wet = np.ones(flood.shape, dtype=bool)
+    for truth in sorted((settings.demo.archive / "truth").glob("*_water.tif")):
+        with rasterio.open(truth) as ds:
+            always_wet &= np.isin(ds.read(1), (1, 2))  # water or ice on every date of the archive
+    assert always_wet.sum() > 100_000
+    # the reservoir's permanent water is removed: at most specks (looks misclassified dry) are flood
+    assert (always_wet & (flood == 1)).sum() < 0.005 * always_wet.sum()
+    polygons = gpd.read_file((folder / item["assets"]["polygons"]["href"]).resolve()).to_crs(settings.aoi.crs)
+    assert polygons.area.sum() / 1e6 == pytest.approx(total, rel=0.03)
+    assert any(
+        layer["product"] == "flood" for layer in json.loads((out / "layers.json").read_text())["layers"]
+    )

@@ -120,3 +120,19 @@ def test_bad_options_are_named(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         assert message in " ".join(result.output.split()), result.output
     assert not Path(out).exists()
+
+
+@pytest.mark.parametrize("date", ["20170703", "20190723"])
+def test_sentinel2_boa_agrees_with_sen2cor_water(date: str, tmp_path: Path) -> None:
+    """Barbellino (an Alpine reservoir, sen2r BOA stacks of 11 bands): Sen2Cor's SCL water class."""
+    folder = DATA / "s2_barbellino_sen2r"
+    scene = folder / f"S2A2A_{date}_022_Barbellino_BOA_10.tif"
+    classes, _, _, _ = _water(
+        str(scene), "--band-map", "blue=2,green=3,red=4,nir=8,swir16=10,swir22=11", "--scale", "0.0001",
+        "--nodata", "65535", "--out", str(tmp_path / "w.tif"),
+    )  # fmt: skip
+    with rasterio.open(folder / f"S2A2A_{date}_022_Barbellino_SCL_10.tif") as ds:
+        scl = ds.read(1, out_shape=classes.shape, resampling=rasterio.enums.Resampling.nearest)
+    assert (scl == 6).sum() >= 20
+    assert (classes[scl == 6] == 1).mean() > 0.8  # Sen2Cor's water is water
+    assert (classes[np.isin(scl, (4, 5))] == 1).mean() < 0.05  # its vegetation and bare soil are not

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from sensing.config import load_settings
+from sensing.errors import ConfigError
 from sensing.publish.layout import OutputLayout
 from sensing.publish.tables import read_water_areas
 
@@ -83,3 +84,23 @@ def test_reprocess_with_a_new_configuration_writes_a_new_version(demo_copy: Path
     assert (
         layout.item("water", "kapchagay-dam", day).parent / item["assets"]["data"]["href"]
     ).resolve() == new_cog
+
+
+def test_reprocess_publishes_the_period_as_a_flood_event(demo_copy: Path, prefect_api: None) -> None:
+    from pipelines.flows import reprocess
+
+    config = demo_copy / "config.yaml"
+    start, end = dt.date(2022, 4, 1), dt.date(2022, 6, 30)
+    summary = reprocess(
+        aoi="kapchagay-dam", start=start, end=end, products=["water"], config=str(config), flood="classes"
+    )
+    rows = {row["zone"]: row for row in summary["flood"]}
+    assert set(rows) == {"aoi total", "outside outlines", "kapchagay", "pond-north"}
+    # a first run has no history: new water is reported without a reference, never as flood
+    assert rows["aoi total"]["flooded_km2"] == 0 and rows["aoi total"]["seen_fraction"] > 0.5
+    item = (
+        load_settings(config).output_dir / "stac" / "flood" / "2022" / "flood-kapchagay-dam-2022-04-01.json"
+    )
+    assert json.loads(item.read_text())["properties"]["sensing:event"] == "2022-04-01_2022-06-30"
+    with pytest.raises(ConfigError, match="unknown method 'tides'"):
+        reprocess(aoi="kapchagay-dam", start=start, end=end, config=str(config), flood="tides")
