@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import dask
+import dask.array as da
+import numpy as np
 import xarray as xr
+from numpy.typing import NDArray
 from odc.geo.geobox import GeoBox
 
 from sensing.compute.cleanup import minimum_mapping_unit
@@ -21,7 +24,14 @@ from sensing.compute.edges import canny_edges
 from sensing.compute.indices import INDEX_RANGES, INDICES, compute_index
 from sensing.compute.masks import dilate, scene_masks
 from sensing.compute.sar import detect_units, lee_filter, to_db, to_linear
-from sensing.compute.water import ThresholdChoice, choose_threshold, classify, index_histogram, snow_ice
+from sensing.compute.water import (
+    ThresholdChoice,
+    choose_threshold,
+    classify,
+    index_histogram,
+    snow_ice,
+    zone_histograms,
+)
 from sensing.config import INDEX_PRODUCTS, SAR_BANDS, MaskConfig, SarConfig, WaterConfig
 from sensing.errors import SceneError
 from sensing.models import SceneRef
@@ -50,10 +60,13 @@ class ClassifiedScene:
     values: dict[str, xr.DataArray]
     """Float layers by product name: indices (optical) or backscatter in dB (radar)."""
     choice: ThresholdChoice
+    """The scene's threshold (used outside every water body, and where a body's own failed)."""
     properties: dict[str, object]
     """Provenance for the outputs' metadata (``sensing:*`` keys)."""
     bands: list[str]
     """The bands asked of the source (to name a broken one when a later read fails)."""
+    zone_choices: dict[int, ThresholdChoice] = field(default_factory=dict)
+    """Each water body's own threshold (canny-otsu), by zone number (1-based, as in ``zones``)."""
 
 
 @contextlib.contextmanager
@@ -81,17 +94,20 @@ def classify_scene(
     sar: SarConfig,
     masks: MaskConfig,
     chunk: int,
+    zones: da.Array | None = None,
 ) -> ClassifiedScene:
     """Water classes and value layers of ``scene`` on ``geobox`` (reads the inputs once, for the
-    histograms; the returned arrays are lazy)."""
+    histograms; the returned arrays are lazy). With ``zones`` (water bodies numbered 1..n on the
+    grid, 0 elsewhere) the canny-otsu method finds each water body's own threshold."""
     if sensor == "sar":
         return _radar(source, scene, geobox, sar, chunk)
-    return _optical(source, scene, geobox, water, masks, chunk)
+    return _optical(source, scene, geobox, water, masks, chunk, zones)
 
 
 def _optical(
-    source: SceneSource, scene: SceneRef, geobox: GeoBox, cfg: WaterConfig, mask_cfg: MaskConfig, chunk: int
-) -> ClassifiedScene:
+    source: SceneSource, scene: SceneRef, geobox: GeoBox, cfg: WaterConfig, mask_cfg: MaskConfig, chunk: int,
+    zones: da.Array | None,
+) -> ClassifiedScene:  # fmt: skip
     required = list(dict.fromkeys([*REQUIRED_BANDS, *INDICES[cfg.index][0]]))
     optional = tuple(b for b in OPTIONAL_BANDS if b not in required)
     bands = [*required, *optional]
@@ -103,32 +119,71 @@ def _optical(
     water_index = indices[cfg.index]
     valid = ~(masks["nodata"] | masks["cloud"] | snow) & water_index.notnull()
     with input_errors_named(source, scene, bands):
-        choice = _threshold(water_index, valid, cfg)
-    classes = classify(water_index, masks["nodata"], masks["cloud"], snow, choice.value)
+        choice, zone_choices = _threshold(water_index, valid, cfg, zones)
+    threshold = _threshold_layer(water_index, zones, choice, zone_choices) if zone_choices else choice.value
+    classes = classify(water_index, masks["nodata"], masks["cloud"], snow, threshold)
     classes = minimum_mapping_unit(classes, cfg.min_mapping_unit_px)
     return ClassifiedScene(classes, indices, choice, {
         "sensing:cloud_mask": mask_source,
         "sensing:water_method": choice.method,
         "sensing:water_threshold": round(choice.value, 4),
         "sensing:water_index": cfg.index,
-    }, bands)  # fmt: skip
+    }, bands, zone_choices)  # fmt: skip
 
 
-def _threshold(index: xr.DataArray, valid: xr.DataArray, cfg: WaterConfig) -> ThresholdChoice:
-    """The configured method's threshold; canny-otsu falls back to global otsu, then to fixed.
+def _threshold_layer(
+    index: xr.DataArray, zones: da.Array | None, scene: ThresholdChoice, own: dict[int, ThresholdChoice]
+) -> xr.DataArray:
+    """Per-pixel threshold: each water body's own inside it, the scene's elsewhere."""
+    assert zones is not None
+    lookup = np.full(np.iinfo(np.uint16).max + 1, scene.value, dtype=np.float32)  # zones are uint16
+    for zone, choice in own.items():
+        lookup[zone] = choice.value
+    values = da.map_blocks(lookup.__getitem__, zones.rechunk(index.data.chunks), dtype=np.float32)
+    return xr.DataArray(values, dims=index.dims, coords=index.coords)
+
+
+def _threshold(
+    index: xr.DataArray, valid: xr.DataArray, cfg: WaterConfig, zones: da.Array | None
+) -> tuple[ThresholdChoice, dict[int, ThresholdChoice]]:
+    """The configured method's threshold for the scene, and with canny-otsu and ``zones`` each water
+    body's own from the edge pixels inside it (where they are enough and Otsu succeeds); the scene's
+    canny-otsu falls back to global otsu, then to fixed.
 
     Only the otsu methods read pixels (one Dask pass computing every histogram they need).
     """
     if cfg.method == "fixed":
-        return ThresholdChoice(cfg.fixed_threshold, "fixed", "configured")
+        return ThresholdChoice(cfg.fixed_threshold, "fixed", "configured"), {}
     value_range = INDEX_RANGES[cfg.index]
     overall = index_histogram(index, valid, cfg.histogram_bins, value_range)
     if cfg.method == "otsu":
-        return choose_threshold(overall.compute(), cfg, value_range=value_range)
+        return choose_threshold(overall.compute(), cfg, value_range=value_range), {}
     near_edges = dilate(canny_edges(index, valid, cfg.canny_sigma), cfg.edge_buffer_px) & valid
-    edge_counts, counts = dask.compute(
-        index_histogram(index, near_edges, cfg.histogram_bins, value_range), overall
+    n_zones = int(zones.max().compute()) if zones is not None else 0
+    per_zone = (
+        zone_histograms(index, near_edges, zones, n_zones, cfg.histogram_bins, value_range)
+        if zones is not None and n_zones
+        else da.zeros((1, cfg.histogram_bins), dtype=np.int64)
     )
+    edge_counts, counts, zone_counts = dask.compute(
+        index_histogram(index, near_edges, cfg.histogram_bins, value_range), overall, per_zone
+    )
+    own = {}
+    for zone in range(1, len(zone_counts)):
+        if zone_counts[zone].sum() >= cfg.min_edge_pixels:
+            choice = choose_threshold(zone_counts[zone], cfg, value_range=value_range)
+            if choice.method == "otsu":
+                own[zone] = ThresholdChoice(choice.value, "canny-otsu")
+    return _scene_canny_otsu(edge_counts, counts, cfg, value_range), own
+
+
+def _scene_canny_otsu(
+    edge_counts: NDArray[np.int64],
+    counts: NDArray[np.int64],
+    cfg: WaterConfig,
+    value_range: tuple[float, float],
+) -> ThresholdChoice:
+    """Otsu near the scene's edges, else global Otsu, else the fixed threshold."""
     if edge_counts.sum() >= cfg.min_edge_pixels:
         choice = choose_threshold(edge_counts, cfg, value_range=value_range)
         if choice.method == "otsu":

@@ -118,11 +118,13 @@ def process_scene(
     if not force and _published(layout, settings, scene):
         return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
     geobox = aoi_geobox(settings.aoi)
+    zones = zones_raster(bodies, geobox, settings.dask.chunk)
     scene_layers = classify_scene(
         source, scene, geobox, sensor=settings.source.sensor, water=settings.water, sar=settings.sar,
-        masks=settings.masks, chunk=settings.dask.chunk,
+        masks=settings.masks, chunk=settings.dask.chunk, zones=zones,
     )  # fmt: skip
     classes = scene_layers.classes
+    own = {bodies[zone - 1].id: choice for zone, choice in scene_layers.zone_choices.items()}
 
     specs = product_specs(settings)
     layers = []
@@ -133,9 +135,7 @@ def process_scene(
             else to_scaled_int16(scene_layers.values[name], spec.cog.scale, spec.cog.offset)
         )
         layers.append((data.data, layout.layer(name, settings.aoi.id, scene.date, version), spec.cog))
-    zone_counts = zone_class_counts(
-        classes.data, zones_raster(bodies, geobox, settings.dask.chunk), len(bodies)
-    )
+    zone_counts = zone_class_counts(classes.data, zones, len(bodies))
     class_counts = da.bincount(classes.data.ravel(), minlength=256)
     with input_errors_named(source, scene, scene_layers.bands):
         zone_counts, class_counts = write_cogs(
@@ -150,8 +150,15 @@ def process_scene(
         scene_id=scene.id, method=choice.method, threshold=round(choice.value, 4),
         sensor=sensor_name(scene.platform, settings.source.sensor), version=version,
     )  # fmt: skip
+    areas = [
+        dataclasses.replace(a, method=own[a.water_body].method, threshold=round(own[a.water_body].value, 4))
+        if a.water_body in own else a
+        for a in areas
+    ]  # fmt: skip
     meta = _layer_metadata(settings, scene, round(100.0 * class_counts[CLASS_CLOUD] / observed, 2))
-    meta["properties"] = scene_layers.properties
+    meta["properties"] = scene_layers.properties | (
+        {"sensing:water_body_thresholds": {body: round(c.value, 4) for body, c in own.items()}} if own else {}
+    )
     refs = []
     for (_, path, _), (name, spec) in zip(layers, specs.items(), strict=True):
         extras = {}

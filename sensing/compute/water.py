@@ -77,6 +77,26 @@ def index_histogram(
     return counts
 
 
+def zone_histograms(
+    index: xr.DataArray,
+    valid: xr.DataArray,
+    zones: da.Array,
+    n_zones: int,
+    bins: int,
+    value_range: tuple[float, float] = HIST_RANGE,
+) -> da.Array:
+    """Lazy histogram counts of ``index`` over ``valid`` pixels per zone: shape (n_zones + 1, bins),
+    row 0 outside every zone. One bincount over the grid, whatever the number of zones."""
+    lo, hi = value_range
+    inside = valid.data & (index.data >= lo) & (index.data <= hi)
+    scaled = da.where(inside, (index.data - lo) / (hi - lo) * bins, 0)
+    bin_index = da.clip(da.floor(scaled), 0, bins - 1).astype(np.int64)
+    overflow = (n_zones + 1) * bins
+    flat = da.where(inside, zones.rechunk(index.data.chunks).astype(np.int64) * bins + bin_index, overflow)
+    counts = da.bincount(flat.ravel(), minlength=overflow + 1)
+    return counts[:overflow].reshape(n_zones + 1, bins)
+
+
 def choose_threshold(
     counts: NDArray[np.int64],
     cfg: ThresholdRule,
@@ -156,13 +176,14 @@ def classify(
     nodata: xr.DataArray,
     cloud: xr.DataArray,
     snow: xr.DataArray,
-    threshold: float,
+    threshold: float | xr.DataArray,
     *,
     water_below: bool = False,
 ) -> xr.DataArray:
     """The water class layer (uint8): 0 dry, 1 water, 2 snow/ice, 3 cloud/shadow, 255 nodata.
 
-    Water is ``index > threshold``, or ``index < threshold`` with ``water_below`` (backscatter in dB).
+    Water is ``index > threshold``, or ``index < threshold`` with ``water_below`` (backscatter in dB);
+    ``threshold`` is one value or a per-pixel layer (each water body's own, see ``zone_histograms``).
     """
     nodata = nodata | index.isnull()
     is_water = index < threshold if water_below else index > threshold

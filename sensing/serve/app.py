@@ -1,4 +1,5 @@
-"""The tile server: published layers only, as XYZ PNG tiles (rio-tiler), TileJSON and a viewer."""
+"""The tile server: published layers only, as XYZ PNG tiles (rio-tiler), TileJSON, the water bodies' series
+and a viewer."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from rio_tiler.io import Reader
 
 from sensing import __version__
 from sensing.serve.registry import Layer, LayerRegistry
+from sensing.serve.series import series_router
 
 __all__ = ["TILE_MATRIX_SETS", "create_app"]
 
@@ -60,6 +62,7 @@ def create_app(output_root: Path) -> FastAPI:
     registry = LayerRegistry(output_root)
     app = FastAPI(title="sensing tiles", version=__version__, docs_url="/docs", redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(series_router(output_root))
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

@@ -500,3 +500,21 @@ def test_flood_event_is_new_water_only_and_published(nightly_run: tuple[Settings
     assert any(
         layer["product"] == "flood" for layer in json.loads((out / "layers.json").read_text())["layers"]
     )
+
+
+def test_viewer_series_of_a_water_body(nightly_run: tuple[Settings, dict]) -> None:
+    settings, _ = nightly_run
+    client = TestClient(create_app(settings.output_dir))
+    bodies = {b["id"]: b for b in client.get("/water-bodies").json()["water_bodies"]}
+    assert bodies["kapchagay"]["name_kk"] == "Қапшағай су қоймасы, батыс бөлігі"
+    doc = client.get("/water-bodies/kapchagay/series").json()
+    observations = doc["observations"]
+    assert len(observations) == 10 and observations[0]["date"] == "2021-08-01"
+    clear = observations[0]
+    assert clear["usable"] and clear["filled_km2"] == clear["water_km2"] and clear["level_m"] is not None
+    assert any(not o["usable"] and o["quality"] == "frozen" for o in observations)
+    assert client.get("/water-bodies/nowhere/series").status_code == 404
+    assert client.get("/water-bodies/..%2F..%2Fetc/series").status_code == 404  # an id, never a path
+    page = client.get("/").text
+    assert 'id="series-panel"' in page and "Қазақша" in page
+    assert "/water-bodies/" in client.get("/static/viewer.js").text

@@ -49,8 +49,8 @@ def test_canny_edges_across_chunk_seams_differ_on_at_most_a_thousandth_of_pixels
 
 def test_canny_otsu_samples_the_shoreline() -> None:
     index, valid = _lake(200)
-    choice = _threshold(index, valid, WaterConfig(method="canny-otsu"))
-    assert choice.method == "canny-otsu" and -0.2 < choice.value < 0.3
+    choice, own = _threshold(index, valid, WaterConfig(method="canny-otsu"), None)
+    assert choice.method == "canny-otsu" and -0.2 < choice.value < 0.3 and own == {}
     overall = index_histogram(index, valid, 512).compute()
     assert overall.sum() == index.size
 
@@ -75,3 +75,30 @@ def test_minimum_mapping_unit_is_exact_across_chunks() -> None:
     outside = np.ones_like(out, dtype=bool)
     outside[40:160, 30:210] = outside[195:208, 5:19] = False
     assert (out[outside] == 1).mean() < 0.2 * (classes[outside] == 1).mean()  # most specks gone
+
+
+def test_each_water_body_gets_its_own_canny_otsu_threshold() -> None:
+    """A clear lake (0.5 in land at -0.4) and a turbid one (0.05 in darker land at -0.35): the scene's
+    threshold, set by the large clear lake, misses much of the turbid one; its own finds it."""
+    from sensing.compute.water import classify
+    from sensing.scene_water import _threshold_layer
+
+    y, x = np.mgrid[0:600, 0:900]
+    clear = (y - 300) ** 2 + (x - 250) ** 2 < 170**2
+    turbid = (y - 300) ** 2 + (x - 700) ** 2 < 60**2
+    noise = np.random.default_rng(6).normal(0, 0.05, clear.shape)
+    values = np.where(clear, 0.5, np.where(turbid, 0.05, np.where(x > 550, -0.35, -0.4))) + noise
+    zones_np = np.zeros(clear.shape, dtype=np.uint16)
+    zones_np[(y - 300) ** 2 + (x - 250) ** 2 < 200**2] = 1
+    zones_np[(y - 300) ** 2 + (x - 700) ** 2 < 90**2] = 2
+    index = xr.DataArray(da.from_array(values.astype("float32"), chunks=200), dims=("y", "x"))
+    valid = xr.DataArray(da.ones(clear.shape, chunks=200, dtype=bool), dims=("y", "x"))
+    zones = da.from_array(zones_np, chunks=300)  # other chunks than the index: rechunked
+    scene, own = _threshold(index, valid, WaterConfig(method="canny-otsu"), zones)
+    assert set(own) == {1, 2} and all(c.method == "canny-otsu" for c in own.values())
+    assert own[2].value < -0.05 < scene.value  # the turbid lake's shore lies lower
+    nothing = xr.zeros_like(valid)
+    with_own = classify(index, nothing, nothing, nothing, _threshold_layer(index, zones, scene, own)).values
+    scene_only = classify(index, nothing, nothing, nothing, scene.value).values
+    assert (with_own[turbid] == 1).mean() > 0.97 and (scene_only[turbid] == 1).mean() < 0.9
+    assert (with_own[clear] == 1).mean() > 0.99 and (with_own[~clear & ~turbid] == 1).mean() < 0.005
