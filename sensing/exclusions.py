@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from sensing.models import WaterBodyArea
 from sensing.publish.tables import upsert_frame
 
 __all__ = [
@@ -23,7 +22,6 @@ __all__ = [
     "EXCLUSION_KEY",
     "apply_exclusions",
     "excluded_dates",
-    "is_excluded",
     "read_exclusions",
     "record_exclusion",
 ]
@@ -84,12 +82,6 @@ def apply_exclusions(table: pd.DataFrame, exclusions: pd.DataFrame) -> pd.DataFr
         table.loc[hit, "exclusion"] = f"excluded by {ex.by} at {ex.recorded_at}: {ex.reason}"
     table["usable"] = (table.quality == "ok") & ~table.excluded
     return table
-
-
-def is_excluded(row: WaterBodyArea, exclusions: pd.DataFrame) -> bool:
-    """Whether an active exclusion covers ``row``."""
-    frame = pd.DataFrame([{"water_body": row.water_body, "date": row.date.isoformat(), "sensor": row.sensor}])
-    return bool(apply_exclusions(frame.assign(quality="ok"), exclusions).excluded.iloc[0])
 
 
 def excluded_dates(exclusions: pd.DataFrame, radar: bool) -> set[dt.date]:

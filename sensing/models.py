@@ -122,6 +122,9 @@ class WaterBodyArea:
     """Stored volume (million m3) from the same curve."""
     gauge_level_m: float = float("nan")
     """Gauge reading of the date (or nearest within a day), where imported (``sensing gauges import``)."""
+    ice_from: str = ""
+    """For radar rows: the optical look (sensor and date) that saw the water body frozen within a
+    week; radar cannot tell ice from water, so such rows are not usable."""
     excluded: bool = False
     """Whether an analyst excluded the observation (see ``sensing.exclusions``); never usable then."""
     exclusion: str = ""

@@ -84,6 +84,7 @@ SUMMARIES = {
         (0.0, 100.0),
     ),
     "water-months": ("Months with water", "months with water", "viridis", (0.0, 12.0)),
+    "max-extent": ("Maximum water extent", "water seen at least once (1) or never (0)", "blues", (0.0, 1.0)),
 }
 """Summary kind -> (title, band description, colour map, rescale); ``-sar`` variants for radar."""
 BACKSCATTER_SCALE = IndexScale(scale=0.01, offset=0.0)

@@ -7,7 +7,8 @@ file, so counts and ledger are replaced together, atomically: a crash never coun
 Reprocessing a date subtracts the old layer (previous versions stay on disk) and adds the new one.
 
 Published from the counts: ``occurrence`` (percent of clear observations that were water, uint8,
-255 never observed) and ``water-months`` (months of the year with water seen, 0-12).
+255 never observed), ``water-months`` (months of the year with water seen, 0-12) and
+``max-extent`` (1 where water was seen at least once in the year, 0 where never).
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ BLOCK = 512
 
 
 def summary_products(class_product: str) -> dict[str, str]:
-    """Kind (``occurrence``, ``water-months``) -> product name of the summaries of a class product."""
+    """Kind (``occurrence``, ``water-months``, ``max-extent``) -> product name of the summaries of a
+    class product."""
     suffix = class_product.removeprefix("water")
-    return {"occurrence": f"occurrence{suffix}", "water-months": f"water-months{suffix}"}
+    return {kind: f"{kind}{suffix}" for kind in ("occurrence", "water-months", "max-extent")}
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ def publish_occurrence(
                 months = np.where(clear > 0, (counts[:12] > 0).sum(axis=0), NEVER_SEEN)
                 outputs["occurrence"].write(percent.astype(np.uint8), 1, window=window)
                 outputs["water-months"].write(months.astype(np.uint8), 1, window=window)
+                extent = np.where(clear > 0, wet > 0, NEVER_SEEN)
+                outputs["max-extent"].write(extent.astype(np.uint8), 1, window=window)
         finally:
             for dst in outputs.values():
                 dst.close()

@@ -27,8 +27,9 @@ from sensing.compute.encode import to_scaled_int16
 from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA
 from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
 from sensing.config import CLASS_PRODUCTS, SAR_BANDS, Settings
+from sensing.crosscheck import flag_radar_ice
 from sensing.errors import SceneError
-from sensing.exclusions import apply_exclusions, excluded_dates, is_excluded, read_exclusions
+from sensing.exclusions import apply_exclusions, excluded_dates, read_exclusions
 from sensing.gapfill import gap_filled
 from sensing.gauges import apply_gauges, read_gauges
 from sensing.grid import aoi_geobox, pixel_area_m2
@@ -236,8 +237,10 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
         write_collections(layout, specs)
         measured = [_with_level(row, bodies) for row in _gap_filled(settings, layout, measured, bodies)]
         upsert_water_areas(layout.water_areas, measured, placeholders=failed)
-        exclusions = _refresh_series(layout)
-        judged = [m for m in measured if not is_excluded(m, exclusions)]
+        _refresh_series(layout)
+        table = read_water_areas(layout.water_areas)
+        usable = set(map(tuple, table.loc[table.usable.astype(bool), KEY].astype(str).to_numpy()))
+        judged = [m for m in measured if (m.water_body, m.date.isoformat(), m.sensor) in usable]
         alerts = evaluate_alerts(read_water_areas(layout.water_areas), judged, settings.alerts)
         if alerts:
             old = pd.read_parquet(layout.alerts) if layout.alerts.exists() else pd.DataFrame()
@@ -312,11 +315,11 @@ def _summary_specs(settings: Settings) -> dict[str, ProductSpec]:
 
 
 def _refresh_series(layout: OutputLayout) -> pd.DataFrame:
-    """Flag the series' excluded rows (unusable), attach gauge readings and withdraw alerts raised
-    on excluded rows; return the exclusions."""
+    """Flag the series' excluded rows and radar rows of frozen dates (unusable), attach gauge readings
+    and withdraw alerts raised on excluded rows; return the exclusions."""
     exclusions = read_exclusions(layout.exclusions)
     table = read_water_areas(layout.water_areas)
-    refreshed = apply_gauges(apply_exclusions(table, exclusions), read_gauges(layout.gauges))
+    refreshed = apply_gauges(flag_radar_ice(apply_exclusions(table, exclusions)), read_gauges(layout.gauges))
     upsert_frame(layout.water_areas, table, refreshed, KEY)
     if layout.alerts.exists():
         alerts = pd.read_parquet(layout.alerts)
@@ -344,12 +347,12 @@ def _update_summaries(
         for year, all_layers in class_layers(layout, product, aoi).items():
             layers = [layer for layer in all_layers if layer.date not in skipped]
             counted = update_counts(layout, product, aoi, year, layers)
-            item = layout.item(names["occurrence"], aoi, dt.date(year, 1, 1))
+            items = [layout.item(name, aoi, dt.date(year, 1, 1)) for name in names.values()]
             dates = sorted(layer.date.isoformat() for layer in layers)
             if (
                 counted
-                or not item.exists()
-                or json.loads(item.read_text())["properties"]["sensing:dates"] != dates
+                or not all(item.exists() for item in items)
+                or json.loads(items[0].read_text())["properties"]["sensing:dates"] != dates
             ):
                 lineage = [item_id(product, aoi, layer.date) for layer in layers]
                 meta = LayerMetadata(grid_metadata(settings), scene_ids=lineage)

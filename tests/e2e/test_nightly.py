@@ -88,8 +88,8 @@ def test_clouded_and_frozen_dates_are_flagged(nightly_run: tuple[Settings, dict]
 def test_every_output_is_a_valid_cog(nightly_run: tuple[Settings, dict]) -> None:
     settings, _ = nightly_run
     cogs = sorted((settings.output_dir / "layers").rglob("*.tif"))
-    # 10 dates x 4 products, occurrence and water-months for 2021 and 2022, change 2021 -> 2022
-    assert len(cogs) == 45
+    # 10 dates x 4 products, occurrence, water-months and max-extent for 2021 and 2022, change
+    assert len(cogs) == 47
     for path in cogs:
         valid, errors, warnings = cog_validate(str(path), strict=True, quiet=True)
         assert valid, (path, errors, warnings)
@@ -101,9 +101,10 @@ def test_every_output_is_a_valid_cog(nightly_run: tuple[Settings, dict]) -> None
             elif path.name == "water-change.tif":
                 assert ds.dtypes[0] == "uint8" and ds.nodata == 255
                 assert ds.colormap(1)[1][:3] == CHANGE_CLASSES[1][1][:3]
-            elif path.name in ("occurrence.tif", "water-months.tif"):
+            elif path.name in ("occurrence.tif", "water-months.tif", "max-extent.tif"):
                 assert ds.dtypes[0] == "uint8" and ds.nodata == 255
-                assert ds.read(1, masked=True).max() <= (100 if path.name == "occurrence.tif" else 12)
+                top = {"occurrence.tif": 100, "water-months.tif": 12, "max-extent.tif": 1}[path.name]
+                assert ds.read(1, masked=True).max() <= top
             else:
                 assert ds.dtypes[0] == "int16" and ds.nodata == -32768
                 assert ds.scales[0] == pytest.approx(1e-4)
@@ -122,7 +123,7 @@ def test_stac_catalog_validates_offline(nightly_run: tuple[Settings, dict]) -> N
         if doc["type"] == "Feature":
             asset = path.parent / doc["assets"]["data"]["href"]
             assert asset.exists() and asset.stat().st_size == doc["assets"]["data"]["file:size"]
-    assert kinds == {"Catalog": 1, "Collection": 7, "Feature": 45}
+    assert kinds == {"Catalog": 1, "Collection": 8, "Feature": 47}
 
 
 def test_yearly_occurrence_agrees_with_the_truth(nightly_run: tuple[Settings, dict]) -> None:
@@ -151,6 +152,12 @@ def test_yearly_occurrence_agrees_with_the_truth(nightly_run: tuple[Settings, di
     expected = np.where(clear > 0, np.round(100 * wet / np.maximum(clear, 1)), 255)
     assert np.mean(occurrence == expected) > 0.98  # classification errors only at shorelines
     assert (occurrence == 255).sum() == (clear == 0).sum()
+    extent_cog = next(
+        (settings.output_dir / "layers" / "max-extent" / settings.aoi.id / "2022").rglob("*.tif")
+    )
+    with rasterio.open(extent_cog) as ds:
+        extent = ds.read(1)
+    assert ((extent == 1) == (occurrence > 0) & (occurrence != 255)).all()  # seen wet at least once
     layers = json.loads((settings.output_dir / "layers.json").read_text())["layers"]
     assert {(e["product"], e["date"]) for e in layers} >= {
         ("occurrence", "2022-01-01"),
@@ -190,7 +197,7 @@ def test_tile_of_a_water_pixel_decodes_to_the_water_colour(nightly_run: tuple[Se
     client = TestClient(create_app(settings.output_dir))
     assert client.get("/healthz").json()["status"] == "ok"
     layers = client.get("/layers").json()["layers"]
-    assert len(layers) == 45  # 40 scene layers, 4 yearly summaries, 1 change
+    assert len(layers) == 47  # 40 scene layers, 6 yearly summaries, 1 change
     entry = next(e for e in layers if e["product"] == "water" and e["date"] == "2021-08-01")
     tilejson = client.get(entry["tilejson"]).json()
     assert tilejson["bounds"][0] < 77.2 < tilejson["bounds"][2]

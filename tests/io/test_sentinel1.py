@@ -237,3 +237,27 @@ def test_the_quick_look_classifies_a_radar_file(sar_root: Path, tmp_path: Path) 
     assert _truth(sar_root, SUMMER) < area < _truth(sar_root, SUMMER) * 1.03
     assert "(otsu)" in result.output
     validate_cog(out)
+
+
+def test_radar_on_a_day_the_optical_look_saw_ice_is_not_used(sar_root: Path, sar_settings: Settings) -> None:
+    """Radar cannot tell the frozen reservoir from open water; the optical look of that day can."""
+    from sensing.publish.layout import OutputLayout
+    from sensing.publish.tables import read_water_areas
+    from sensing.workflow import publish_run
+
+    frozen = dt.date(2022, 1, 31)
+    bodies = load_water_bodies(sar_settings.water_bodies, sar_settings.hydrography)
+    optical_source = sar_settings.source.model_dump(exclude={"bands"}) | {"collection": "sentinel-2-l2a-demo"}
+    optical = sar_settings.model_copy(update={"source": SourceConfig.model_validate(optical_source)})
+    for settings in (sar_settings, optical):
+        source = open_source(settings.source, settings.data_dir)
+        result = process_scene(settings, source, _scene(settings, frozen, source), bodies)
+        publish_run(settings, [result])
+    table = read_water_areas(OutputLayout(sar_settings.output_dir).water_areas).set_index(
+        ["water_body", "sensor"]
+    )
+    radar, seen = table.loc[("kapchagay", "sentinel-1")], table.loc[("kapchagay", "sentinel-2")]
+    assert seen.quality == "frozen"
+    # radar sees nothing wrong (ice passes for dry land or for water, depending on the threshold)...
+    assert radar.quality == "ok" and radar.ice_km2 == 0
+    assert not radar.usable and radar.ice_from == f"sentinel-2 {frozen}"  # ...so the row is not used

@@ -56,3 +56,27 @@ def test_exclusions_by_body_and_sensor_and_their_withdrawal(tmp_path: Path) -> N
 def test_an_exclusion_needs_a_reason(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reason"):
         record_exclusion(tmp_path / "x.parquet", "lake", DAY, "all", "  ", "k.analyst")
+
+
+def test_radar_rows_near_a_frozen_optical_look_are_not_used() -> None:
+    from sensing.crosscheck import flag_radar_ice
+
+    table = pd.DataFrame(
+        {
+            "water_body": ["lake", "lake", "lake", "pond"],
+            "date": ["2022-01-31", "2022-02-03", "2022-03-20", "2022-02-03"],
+            "sensor": ["sentinel-2", "sentinel-1", "sentinel-1", "sentinel-1"],
+            "quality": ["frozen", "ok", "ok", "ok"],
+            "usable": [False, True, True, True],
+        }
+    )
+    flagged = flag_radar_ice(table)
+    assert list(flagged.ice_from) == [
+        "",
+        "sentinel-2 2022-01-31",
+        "",
+        "",
+    ]  # three days: ice; seven weeks: not
+    assert list(flagged.usable) == [False, False, True, True]  # another water body's ice says nothing
+    table.loc[0, ["quality", "usable"]] = ["ok", True]  # the optical look reprocessed as open water:
+    assert flag_radar_ice(table).usable.all()  # the radar row is used again
