@@ -30,6 +30,7 @@ __all__ = [
     "SarConfig",
     "Settings",
     "SourceConfig",
+    "TerrainConfig",
     "WaterConfig",
     "load_settings",
 ]
@@ -139,6 +140,23 @@ class SourceConfig(_Model):
                 f"{sorted(set(self.bands) - set(SAR_BANDS))} in one source"
             )
         return self
+
+
+class TerrainConfig(_Model):
+    """Terrain vetoes against false water in mountains (``sensing.compute.terrain``); off without a DEM."""
+
+    dem: Path | None = Field(
+        default=None, description="DEM GeoTIFF (any CRS; e.g. Copernicus DEM GLO-30), relative to the config."
+    )
+    max_slope_deg: float = Field(default=8.0, gt=0, le=90, description="Steeper: water becomes dry.")
+    min_hillshade: float = Field(
+        default=0.1, ge=-1, le=1, description="Sun incidence below this (self-shadow): water becomes shadow."
+    )
+    max_height_above_m: float = Field(
+        default=15.0,
+        gt=0,
+        description="Water this far above its water body's surface becomes dry (Blue Dot).",
+    )
 
 
 class WaterConfig(_Model):
@@ -294,6 +312,7 @@ class Settings(_Model):
         default=(), description="Products to publish (default: every product of the source's sensor)."
     )
     water: WaterConfig = WaterConfig()
+    terrain: TerrainConfig = TerrainConfig()
     sar: SarConfig = SarConfig()
     masks: MaskConfig = MaskConfig()
     quality: QualityConfig = QualityConfig()
@@ -342,6 +361,8 @@ class Settings(_Model):
             "algorithm": ALGORITHM_VERSION,
             "aoi": self.aoi.model_dump(mode="json"),
             "water": self.water.model_dump(mode="json"),
+            "terrain": self.terrain.model_dump(mode="json")
+            | {"dem": self.terrain.dem.name if self.terrain.dem else None},
             "masks": self.masks.model_dump(mode="json"),
             "quality": self.quality.model_dump(mode="json"),
             "indices": {k: v.model_dump(mode="json") for k, v in sorted(self.indices.items())},
@@ -386,6 +407,8 @@ def load_settings(path: str | Path, **overrides: object) -> Settings:
     raw["water_bodies"] = _resolve(base, raw.get("water_bodies"))
     if raw.get("hydrography") is not None:
         raw["hydrography"] = _resolve(base, raw["hydrography"])
+    if isinstance(raw.get("terrain"), dict) and raw["terrain"].get("dem") is not None:
+        raw["terrain"] = {**raw["terrain"], "dem": _resolve(base, raw["terrain"]["dem"])}
     if isinstance(raw.get("source"), str):
         raw["source"] = _named_source(base, raw["source"])
     data_dir = Path(str(raw["data_dir"]))

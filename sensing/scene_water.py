@@ -24,6 +24,7 @@ from sensing.compute.edges import canny_edges
 from sensing.compute.indices import INDEX_RANGES, INDICES, compute_index
 from sensing.compute.masks import dilate, scene_masks
 from sensing.compute.sar import detect_units, lee_filter, to_db, to_linear
+from sensing.compute.terrain import load_dem, solar_position, terrain_vetoes
 from sensing.compute.water import (
     ThresholdChoice,
     choose_threshold,
@@ -32,7 +33,7 @@ from sensing.compute.water import (
     snow_ice,
     zone_histograms,
 )
-from sensing.config import INDEX_PRODUCTS, SAR_BANDS, MaskConfig, SarConfig, WaterConfig
+from sensing.config import INDEX_PRODUCTS, SAR_BANDS, MaskConfig, SarConfig, TerrainConfig, WaterConfig
 from sensing.errors import SceneError
 from sensing.models import SceneRef
 from sensing.sources.base import SceneSource
@@ -95,18 +96,19 @@ def classify_scene(
     masks: MaskConfig,
     chunk: int,
     zones: da.Array | None = None,
+    terrain: TerrainConfig | None = None,
 ) -> ClassifiedScene:
     """Water classes and value layers of ``scene`` on ``geobox`` (reads the inputs once, for the
     histograms; the returned arrays are lazy). With ``zones`` (water bodies numbered 1..n on the
     grid, 0 elsewhere) the canny-otsu method finds each water body's own threshold."""
     if sensor == "sar":
         return _radar(source, scene, geobox, sar, chunk)
-    return _optical(source, scene, geobox, water, masks, chunk, zones)
+    return _optical(source, scene, geobox, water, masks, chunk, zones, terrain or TerrainConfig())
 
 
 def _optical(
     source: SceneSource, scene: SceneRef, geobox: GeoBox, cfg: WaterConfig, mask_cfg: MaskConfig, chunk: int,
-    zones: da.Array | None,
+    zones: da.Array | None, terrain: TerrainConfig,
 ) -> ClassifiedScene:  # fmt: skip
     required = list(dict.fromkeys([*REQUIRED_BANDS, *INDICES[cfg.index][0]]))
     optional = tuple(b for b in OPTIONAL_BANDS if b not in required)
@@ -122,13 +124,37 @@ def _optical(
         choice, zone_choices = _threshold(water_index, valid, cfg, zones)
     threshold = _threshold_layer(water_index, zones, choice, zone_choices) if zone_choices else choice.value
     classes = classify(water_index, masks["nodata"], masks["cloud"], snow, threshold)
-    classes = minimum_mapping_unit(classes, cfg.min_mapping_unit_px)
-    return ClassifiedScene(classes, indices, choice, {
+    properties: dict[str, object] = {
         "sensing:cloud_mask": mask_source,
         "sensing:water_method": choice.method,
         "sensing:water_threshold": round(choice.value, 4),
         "sensing:water_index": cfg.index,
-    }, bands, zone_choices)  # fmt: skip
+    }
+    if terrain.dem is not None:
+        classes, properties["sensing:terrain"] = _terrain(classes, scene, geobox, chunk, zones, terrain)
+    classes = minimum_mapping_unit(classes, cfg.min_mapping_unit_px)
+    return ClassifiedScene(classes, indices, choice, properties, bands, zone_choices)
+
+
+def _terrain(
+    classes: xr.DataArray,
+    scene: SceneRef,
+    geobox: GeoBox,
+    chunk: int,
+    zones: da.Array | None,
+    cfg: TerrainConfig,
+) -> tuple[xr.DataArray, dict[str, object]]:
+    """The terrain vetoes with the sun where it stood at the acquisition over the grid's centre."""
+    assert cfg.dem is not None
+    lon, lat = geobox.extent.to_crs("EPSG:4326").centroid.coords[0]
+    sun = solar_position(scene.datetime, lon, lat)
+    dem = load_dem(cfg.dem, geobox, chunk)
+    vetoed = terrain_vetoes(classes, dem, abs(geobox.resolution.x), sun, zones, cfg)
+    return vetoed, {
+        "dem": cfg.dem.name, "sun_elevation": round(sun[0], 2), "sun_azimuth": round(sun[1], 2),
+        "max_slope_deg": cfg.max_slope_deg, "min_hillshade": cfg.min_hillshade,
+        "max_height_above_m": cfg.max_height_above_m,
+    }  # fmt: skip
 
 
 def _threshold_layer(

@@ -122,7 +122,7 @@ def process_scene(
     zones = zones_raster(bodies, geobox, settings.dask.chunk)
     scene_layers = classify_scene(
         source, scene, geobox, sensor=settings.source.sensor, water=settings.water, sar=settings.sar,
-        masks=settings.masks, chunk=settings.dask.chunk, zones=zones,
+        masks=settings.masks, chunk=settings.dask.chunk, zones=zones, terrain=settings.terrain,
     )  # fmt: skip
     classes = scene_layers.classes
     own = {bodies[zone - 1].id: choice for zone, choice in scene_layers.zone_choices.items()}
