@@ -148,6 +148,12 @@ class TerrainConfig(_Model):
     dem: Path | None = Field(
         default=None, description="DEM GeoTIFF (any CRS; e.g. Copernicus DEM GLO-30), relative to the config."
     )
+    stac_url: str | None = Field(
+        default=None,
+        description="Or a STAC API whose DEM collection is read over the AOI (e.g. Earth Search).",
+    )
+    collection: str = Field(default="cop-dem-glo-30", description="The DEM collection of ``stac_url``.")
+    asset: str = Field(default="data", description="The DEM asset key of its items.")
     max_slope_deg: float = Field(default=8.0, gt=0, le=90, description="Steeper: water becomes dry.")
     min_hillshade: float = Field(
         default=0.1, ge=-1, le=1, description="Sun incidence below this (self-shadow): water becomes shadow."
@@ -157,6 +163,26 @@ class TerrainConfig(_Model):
         gt=0,
         description="Water this far above its water body's surface becomes dry (Blue Dot).",
     )
+
+    @model_validator(mode="after")
+    def _one_dem(self) -> TerrainConfig:
+        if self.dem is not None and self.stac_url is not None:
+            raise ValueError("give either 'dem' (a file) or 'stac_url', not both")
+        if self.stac_url is not None and not self.stac_url.startswith(("http://", "https://")):
+            raise ValueError("'stac_url' must be an http(s) URL of a STAC API")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a DEM is configured."""
+        return self.dem is not None or self.stac_url is not None
+
+    @property
+    def dem_name(self) -> str | None:
+        """What the outputs record as the DEM: the file's name, or the STAC collection and URL."""
+        if self.dem is not None:
+            return self.dem.name
+        return f"{self.collection} at {self.stac_url}" if self.stac_url else None
 
 
 class WaterConfig(_Model):
@@ -361,8 +387,7 @@ class Settings(_Model):
             "algorithm": ALGORITHM_VERSION,
             "aoi": self.aoi.model_dump(mode="json"),
             "water": self.water.model_dump(mode="json"),
-            "terrain": self.terrain.model_dump(mode="json")
-            | {"dem": self.terrain.dem.name if self.terrain.dem else None},
+            "terrain": self.terrain.model_dump(mode="json") | {"dem": self.terrain.dem_name},
             "masks": self.masks.model_dump(mode="json"),
             "quality": self.quality.model_dump(mode="json"),
             "indices": {k: v.model_dump(mode="json") for k, v in sorted(self.indices.items())},

@@ -24,7 +24,7 @@ from sensing.compute.edges import canny_edges
 from sensing.compute.indices import INDEX_RANGES, INDICES, compute_index
 from sensing.compute.masks import dilate, scene_masks
 from sensing.compute.sar import detect_units, lee_filter, to_db, to_linear
-from sensing.compute.terrain import load_dem, solar_position, terrain_vetoes
+from sensing.compute.terrain import solar_position, terrain_vetoes
 from sensing.compute.water import (
     ThresholdChoice,
     choose_threshold,
@@ -37,6 +37,7 @@ from sensing.config import INDEX_PRODUCTS, SAR_BANDS, MaskConfig, SarConfig, Ter
 from sensing.errors import SceneError
 from sensing.models import SceneRef
 from sensing.sources.base import SceneSource
+from sensing.sources.dem import terrain_dem
 
 __all__ = ["BANDS", "REQUIRED_BANDS", "ClassifiedScene", "classify_scene", "input_errors_named"]
 
@@ -130,7 +131,7 @@ def _optical(
         "sensing:water_threshold": round(choice.value, 4),
         "sensing:water_index": cfg.index,
     }
-    if terrain.dem is not None:
+    if terrain.enabled:
         classes, properties["sensing:terrain"] = _terrain(classes, scene, geobox, chunk, zones, terrain)
     classes = minimum_mapping_unit(classes, cfg.min_mapping_unit_px)
     return ClassifiedScene(classes, indices, choice, properties, bands, zone_choices)
@@ -145,13 +146,12 @@ def _terrain(
     cfg: TerrainConfig,
 ) -> tuple[xr.DataArray, dict[str, object]]:
     """The terrain vetoes with the sun where it stood at the acquisition over the grid's centre."""
-    assert cfg.dem is not None
     lon, lat = geobox.extent.to_crs("EPSG:4326").centroid.coords[0]
     sun = solar_position(scene.datetime, lon, lat)
-    dem = load_dem(cfg.dem, geobox, chunk)
+    dem = terrain_dem(cfg, geobox, chunk)
     vetoed = terrain_vetoes(classes, dem, abs(geobox.resolution.x), sun, zones, cfg)
     return vetoed, {
-        "dem": cfg.dem.name, "sun_elevation": round(sun[0], 2), "sun_azimuth": round(sun[1], 2),
+        "dem": cfg.dem_name, "sun_elevation": round(sun[0], 2), "sun_azimuth": round(sun[1], 2),
         "max_slope_deg": cfg.max_slope_deg, "min_hillshade": cfg.min_hillshade,
         "max_height_above_m": cfg.max_height_above_m,
     }  # fmt: skip

@@ -8,27 +8,30 @@
   5th percentile of the DEM inside the outline: DEMs record lakes at their surface) becomes dry.
 
 Slope and hillshade are focal (3x3) and computed with a one-pixel overlap, so chunking never changes
-them. The sun's position comes from the acquisition time and the AOI's centre (NOAA's equations).
+them. The sun's position comes from the acquisition time and the AOI's centre (NOAA's equations). The DEM
+itself is read by ``sensing.sources.dem``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
 
 import dask.array as da
 import numpy as np
-import rasterio
 import xarray as xr
 from numpy.typing import NDArray
-from odc.geo.geobox import GeoBox
-from rasterio.warp import Resampling, reproject
 
 from sensing.compute.water import CLASS_CLOUD, CLASS_DRY, CLASS_WATER
 from sensing.config import TerrainConfig
 
-__all__ = ["hillshade", "load_dem", "slope_deg", "solar_position", "terrain_vetoes", "zone_reference_heights"]
+__all__ = [
+    "hillshade",
+    "slope_deg",
+    "solar_position",
+    "terrain_vetoes",
+    "zone_reference_heights",
+]
 
 
 def solar_position(when: dt.datetime, lon: float, lat: float) -> tuple[float, float]:
@@ -49,29 +52,6 @@ def solar_position(when: dt.datetime, lon: float, lat: float) -> tuple[float, fl
     azimuth = math.degrees(math.atan2(math.sin(hour_angle),
                                       math.cos(hour_angle) * math.sin(phi) - math.tan(decl) * math.cos(phi)))  # fmt: skip
     return 90 - math.degrees(zenith), (azimuth + 180) % 360
-
-
-def load_dem(path: Path, geobox: GeoBox, chunk: int) -> xr.DataArray:
-    """The DEM (any CRS and resolution) resampled bilinearly onto ``geobox``, lazily per block,
-    float32 metres with NaN where the DEM has no data."""
-    with rasterio.open(path) as src:
-        src_crs, src_nodata = src.crs, src.nodata
-    affine, crs = geobox.affine, str(geobox.crs)
-
-    def block(block_info: dict | None = None) -> NDArray[np.float32]:
-        assert block_info is not None
-        (r0, r1), (c0, c1) = block_info[None]["array-location"]
-        out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
-        with rasterio.open(path) as src:
-            reproject(
-                rasterio.band(src, 1), out, src_crs=src_crs, src_nodata=src_nodata,
-                dst_transform=affine * affine.translation(c0, r0), dst_crs=crs, dst_nodata=np.nan,
-                resampling=Resampling.bilinear,
-            )  # fmt: skip
-        return out
-
-    data = da.map_blocks(block, chunks=da.core.normalize_chunks(chunk, geobox.shape.yx), dtype=np.float32)
-    return xr.DataArray(data, dims=("y", "x"), name="dem")
 
 
 def _gradients(

@@ -47,3 +47,17 @@ def test_zone_surface_height_is_a_low_quantile_of_the_outline() -> None:
         xr.DataArray(da.from_array(dem, chunks=40), dims=("y", "x")), da.from_array(zones, chunks=40), 1
     )
     assert heights[1] == 480.0
+
+
+def test_one_dem_source_at_a_time() -> None:
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from sensing.config import TerrainConfig
+
+    with pytest.raises(ValidationError, match="either 'dem'"):
+        TerrainConfig(dem=Path("dem.tif"), stac_url="https://earth-search.aws.element84.com/v1")
+    with pytest.raises(ValidationError, match="http"):
+        TerrainConfig(stac_url="earth-search")
+    assert not TerrainConfig().enabled and TerrainConfig(dem=Path("x/dem.tif")).dem_name == "dem.tif"
