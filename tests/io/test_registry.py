@@ -121,3 +121,21 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     entry = ENTRY.replace("BBOX", "[76.9, 43.6, 78.4, 44.1]").replace("MATCH", "Kapchagay Reservoir")
     with pytest.raises(ConfigError, match=r"duplicated id\(s\) \['kapchagay'\]"):
         load_water_bodies(_registry(tmp_path, entry + entry), LAKES)
+
+
+def test_waterbodies_list_command_prints_and_writes_the_registry(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    out = tmp_path / "outlines.gpkg"
+    result = CliRunner().invoke(
+        app, ["waterbodies", "list", "--registry", str(REGISTRY), "--hydrography", str(LAKES), "--out", str(out)],
+        env={"COLUMNS": "250"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Қапшағай су қоймасы" in result.output and "Balkhash-Alakol" in result.output
+    written = gpd.read_file(out)
+    assert len(written) == 12 and written.crs.to_epsg() == 4326
+    missing = CliRunner().invoke(app, ["waterbodies", "list", "--registry", str(REGISTRY)])
+    assert missing.exit_code == 2 and "has no outline file" in missing.output
