@@ -7,6 +7,7 @@ import datetime as dt
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -37,7 +38,7 @@ from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.stac import LayerMetadata, build_item, read_items, write_item
 from sensing.publish.tables import upsert_frame
 from sensing.publish.vectors import write_vector_layers
-from sensing.summaries import Layer, class_layers, wet_clear_totals
+from sensing.summaries import Layer, class_layers, ledger, wet_clear_totals
 from sensing.waterbodies import WaterBody, rasterize_zones
 from sensing.workflow import grid_metadata
 
@@ -120,7 +121,8 @@ def publish_flood(
     return rows
 
 
-def _read(path: Path) -> NDArray[np.uint8]:
+def _read(path: Path) -> NDArray[Any]:
+    """Band 1 of a published COG."""
     with rasterio.open(path) as ds:
         return ds.read(1)
 
@@ -143,8 +145,6 @@ def _reference_counts(
 
 
 def _ledger_dates(layout: OutputLayout, product: str, aoi: str, year: int) -> set[str]:
-    from sensing.summaries import ledger
-
     return set(ledger(layout.summary_counts(product, aoi, year)))
 
 
@@ -161,7 +161,7 @@ def _from_backscatter(
         if props["sensing:aoi"] != aoi or not (first <= day <= event.end):
             continue
         path = (layout.item("vv", aoi, day).parent / item["assets"]["data"]["href"]).resolve()
-        stored = _read_int16(path)
+        stored = _read(path)
         db = np.where(stored == INT16_NODATA, np.nan, stored * BACKSCATTER_SCALE.scale).astype(np.float32)
         (during if day >= event.start else before).append(db)
     if not before or not during:
@@ -170,11 +170,6 @@ def _from_backscatter(
             f"({first} to {event.start - dt.timedelta(days=1)}) and during the event; publish the vv product"
         )
     return flood_from_backscatter(before, during, normal, event.rule)
-
-
-def _read_int16(path: Path) -> NDArray[np.int16]:
-    with rasterio.open(path) as ds:
-        return ds.read(1)
 
 
 def _polygons(
