@@ -23,8 +23,17 @@ from numpy.typing import NDArray
 from sensing.products import CHANGE_CLASSES
 from sensing.publish.layout import OutputLayout
 from sensing.summaries import BLOCK
+from sensing.waterbodies import WaterBody, rasterize_zones
 
-__all__ = ["NO_DATA", "Period", "area_table", "change_classes", "class_areas", "period_state", "write_change"]
+__all__ = [
+    "NO_DATA",
+    "Period",
+    "area_table",
+    "change_classes",
+    "class_counts",
+    "period_state",
+    "write_change",
+]
 
 NOT_WATER, SEASONAL, PERMANENT, UNKNOWN = 0, 1, 2, 255
 PERMANENT_SHARE = 0.9
@@ -92,10 +101,18 @@ def change_classes(
 
 
 def write_change(
-    layout: OutputLayout, product: str, aoi: str, before: Period, after: Period, path: Path
-) -> list[str]:
+    layout: OutputLayout,
+    product: str,
+    aoi: str,
+    before: Period,
+    after: Period,
+    path: Path,
+    bodies: list[WaterBody],
+) -> NDArray[np.int64]:
     """Write the change classes of ``product`` over ``aoi`` from ``before`` to ``after`` as a tiled
-    GeoTIFF at ``path``; returns the years whose counts it used (any missing year is skipped)."""
+    GeoTIFF at ``path`` (years without counts are skipped); return the pixel count per water body
+    (rows, 0 = outside every outline, i + 1 = ``bodies[i]``) and class value (columns, 0-255),
+    tallied block by block as the layer is written."""
     if before.last >= after.first:
         raise ValueError(f"periods overlap or are reversed: {before} then {after}")
     groups = {
@@ -114,6 +131,7 @@ def write_change(
         }
         first = sources["before"][0]
         profile = {**first.profile, "count": 1, "nodata": NO_DATA, "blockxsize": BLOCK, "blockysize": BLOCK}
+        counts = np.zeros((len(bodies) + 1, 256), dtype=np.int64)
         with rasterio.open(path, "w", **profile) as dst:
             for _, window in dst.block_windows(1):
                 states = {
@@ -121,23 +139,21 @@ def write_change(
                     for name, group in sources.items()
                 }
                 assert states["before"] is not None and states["after"] is not None
-                dst.write(
-                    change_classes(states["before"], states["after"], states["between"]), 1, window=window
-                )
-    return [p.parent.name for paths in groups.values() for p in paths]
+                classes = change_classes(states["before"], states["after"], states["between"])
+                dst.write(classes, 1, window=window)
+                zones = rasterize_zones(bodies, str(dst.crs), dst.window_transform(window), classes.shape)
+                counts += class_counts(classes, zones, len(bodies))
+    return counts
 
 
 def _existing(layout: OutputLayout, product: str, aoi: str, years: Iterable[int]) -> list[Path]:
     return [p for year in years if (p := layout.summary_counts(product, aoi, year)).exists()]
 
 
-def class_areas(
-    classes: NDArray[np.uint8], zones: NDArray[np.uint16], n_zones: int, pixel_km2: float
-) -> NDArray[np.float64]:
-    """Area (km2) per zone (rows, 0 = outside every zone) and class value (columns, 0-255)."""
+def class_counts(classes: NDArray[np.uint8], zones: NDArray[np.uint16], n_zones: int) -> NDArray[np.int64]:
+    """Pixels per zone (rows, 0 = outside every zone) and class value (columns, 0-255)."""
     flat = zones.astype(np.int64) * 256 + classes
-    counts = np.bincount(flat.ravel(), minlength=(n_zones + 1) * 256).reshape(n_zones + 1, 256)
-    return counts.astype(np.float64) * pixel_km2
+    return np.bincount(flat.ravel(), minlength=(n_zones + 1) * 256).reshape(n_zones + 1, 256)
 
 
 def area_table(

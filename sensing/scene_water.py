@@ -97,19 +97,20 @@ def classify_scene(
     masks: MaskConfig,
     chunk: int,
     zones: da.Array | None = None,
+    n_zones: int = 0,
     terrain: TerrainConfig | None = None,
 ) -> ClassifiedScene:
     """Water classes and value layers of ``scene`` on ``geobox`` (reads the inputs once, for the
-    histograms; the returned arrays are lazy). With ``zones`` (water bodies numbered 1..n on the
-    grid, 0 elsewhere) the canny-otsu method finds each water body's own threshold."""
+    histograms; the returned arrays are lazy). With ``zones`` (``n_zones`` water bodies numbered
+    1..n on the grid, 0 elsewhere) the canny-otsu method finds each water body's own threshold."""
     if sensor == "sar":
         return _radar(source, scene, geobox, sar, chunk)
-    return _optical(source, scene, geobox, water, masks, chunk, zones, terrain or TerrainConfig())
+    return _optical(source, scene, geobox, water, masks, chunk, zones, n_zones, terrain or TerrainConfig())
 
 
 def _optical(
     source: SceneSource, scene: SceneRef, geobox: GeoBox, cfg: WaterConfig, mask_cfg: MaskConfig, chunk: int,
-    zones: da.Array | None, terrain: TerrainConfig,
+    zones: da.Array | None, n_zones: int, terrain: TerrainConfig,
 ) -> ClassifiedScene:  # fmt: skip
     required = list(dict.fromkeys([*REQUIRED_BANDS, *INDICES[cfg.index][0]]))
     optional = tuple(b for b in OPTIONAL_BANDS if b not in required)
@@ -122,7 +123,7 @@ def _optical(
     water_index = indices[cfg.index]
     valid = ~(masks["nodata"] | masks["cloud"] | snow) & water_index.notnull()
     with input_errors_named(source, scene, bands):
-        choice, zone_choices = _threshold(water_index, valid, cfg, zones)
+        choice, zone_choices = _threshold(water_index, valid, cfg, zones, n_zones)
     threshold = _threshold_layer(water_index, zones, choice, zone_choices) if zone_choices else choice.value
     classes = classify(water_index, masks["nodata"], masks["cloud"], snow, threshold)
     properties: dict[str, object] = {
@@ -132,7 +133,9 @@ def _optical(
         "sensing:water_index": cfg.index,
     }
     if terrain.enabled:
-        classes, properties["sensing:terrain"] = _terrain(classes, scene, geobox, chunk, zones, terrain)
+        classes, properties["sensing:terrain"] = _terrain(
+            classes, scene, geobox, chunk, zones, n_zones, terrain
+        )
     classes = minimum_mapping_unit(classes, cfg.min_mapping_unit_px)
     return ClassifiedScene(classes, indices, choice, properties, bands, zone_choices)
 
@@ -143,13 +146,14 @@ def _terrain(
     geobox: GeoBox,
     chunk: int,
     zones: da.Array | None,
+    n_zones: int,
     cfg: TerrainConfig,
 ) -> tuple[xr.DataArray, dict[str, object]]:
     """The terrain vetoes with the sun where it stood at the acquisition over the grid's centre."""
     lon, lat = geobox.extent.to_crs("EPSG:4326").centroid.coords[0]
     sun = solar_position(scene.datetime, lon, lat)
     dem = terrain_dem(cfg, geobox, chunk)
-    vetoed = terrain_vetoes(classes, dem, abs(geobox.resolution.x), sun, zones, cfg)
+    vetoed = terrain_vetoes(classes, dem, abs(geobox.resolution.x), sun, zones, n_zones, cfg)
     return vetoed, {
         "dem": cfg.dem_name, "sun_elevation": round(sun[0], 2), "sun_azimuth": round(sun[1], 2),
         "max_slope_deg": cfg.max_slope_deg, "min_hillshade": cfg.min_hillshade,
@@ -170,7 +174,7 @@ def _threshold_layer(
 
 
 def _threshold(
-    index: xr.DataArray, valid: xr.DataArray, cfg: WaterConfig, zones: da.Array | None
+    index: xr.DataArray, valid: xr.DataArray, cfg: WaterConfig, zones: da.Array | None, n_zones: int
 ) -> tuple[ThresholdChoice, dict[int, ThresholdChoice]]:
     """The configured method's threshold for the scene, and with canny-otsu and ``zones`` each water
     body's own from the edge pixels inside it (where they are enough and Otsu succeeds); the scene's
@@ -185,7 +189,6 @@ def _threshold(
     if cfg.method == "otsu":
         return choose_threshold(overall.compute(), cfg, value_range=value_range), {}
     near_edges = dilate(canny_edges(index, valid, cfg.canny_sigma), cfg.edge_buffer_px) & valid
-    n_zones = int(zones.max().compute()) if zones is not None else 0
     per_zone = (
         zone_histograms(index, near_edges, zones, n_zones, cfg.histogram_bins, value_range)
         if zones is not None and n_zones

@@ -16,13 +16,12 @@ import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 from numpy.typing import NDArray
 from rasterio.windows import Window
 from shapely.geometry import box, mapping
 
 from sensing.alerts import ALERT_KEY, Alert, alert_rows, evaluate_alerts
-from sensing.change import Period, area_table, class_areas, write_change
+from sensing.change import Period, area_table, write_change
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA
 from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
@@ -39,8 +38,8 @@ from sensing.publish.cog import translate_to_cog, write_cogs
 from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.locks import file_lock
 from sensing.publish.stac import LayerMetadata, build_item, read_items, write_collections, write_item
-from sensing.publish.storage import atomic_path, write_json_atomic
-from sensing.publish.tables import KEY, read_water_areas, upsert_frame, upsert_water_areas
+from sensing.publish.storage import write_json_atomic
+from sensing.publish.tables import KEY, read_water_areas, upsert_frame, upsert_water_areas, write_frame
 from sensing.publish.vectors import write_vector_layers
 from sensing.registry import load_water_bodies
 from sensing.scene_water import BANDS, classify_scene, input_errors_named
@@ -55,7 +54,7 @@ from sensing.summaries import (
     wet_clear_totals,
 )
 from sensing.water_vectors import water_vectors
-from sensing.waterbodies import WaterBody, rasterize_zones, to_lonlat, water_body_frame
+from sensing.waterbodies import WaterBody, to_lonlat, water_body_frame
 
 __all__ = ["process_scene", "product_specs", "publish_run", "republish_series", "scenes_for_period"]
 
@@ -122,7 +121,8 @@ def process_scene(
     zones = zones_raster(bodies, geobox, settings.dask.chunk)
     scene_layers = classify_scene(
         source, scene, geobox, sensor=settings.source.sensor, water=settings.water, sar=settings.sar,
-        masks=settings.masks, chunk=settings.dask.chunk, zones=zones, terrain=settings.terrain,
+        masks=settings.masks, chunk=settings.dask.chunk, zones=zones, n_zones=len(bodies),
+        terrain=settings.terrain,
     )  # fmt: skip
     classes = scene_layers.classes
     own = {bodies[zone - 1].id: choice for zone, choice in scene_layers.zone_choices.items()}
@@ -241,7 +241,7 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
         table = read_water_areas(layout.water_areas)
         usable = set(map(tuple, table.loc[table.usable.astype(bool), KEY].astype(str).to_numpy()))
         judged = [m for m in measured if (m.water_body, m.date.isoformat(), m.sensor) in usable]
-        alerts = evaluate_alerts(read_water_areas(layout.water_areas), judged, settings.alerts)
+        alerts = evaluate_alerts(table, judged, settings.alerts)
         if alerts:
             old = pd.read_parquet(layout.alerts) if layout.alerts.exists() else pd.DataFrame()
             upsert_frame(layout.alerts, old, alert_rows(alerts, dt.datetime.now(dt.UTC)), ALERT_KEY)
@@ -256,6 +256,7 @@ def _gap_filled(
     by_id = {b.id: b for b in bodies}
     pixel_km2 = pixel_area_m2(aoi_geobox(settings.aoi)) / 1e6
     aoi, version = settings.aoi.id, settings.version_key()
+    read: dict[tuple[str, Window], tuple[NDArray[np.uint16], NDArray[np.uint16]]] = {}
     filled = []
     for row in rows:
         product = "water-sar" if row.sensor == "sentinel-1" else "water"
@@ -265,8 +266,10 @@ def _gap_filled(
             continue
 
         def counts(window: Window, product: str = product) -> tuple[NDArray[np.uint16], NDArray[np.uint16]]:
-            wet, clear, _, _ = wet_clear_totals(layout, product, aoi, None, window)
-            return wet, clear
+            """A water body's window of the counts, read once for all its dates."""
+            if (product, window) not in read:
+                read[product, window] = wet_clear_totals(layout, product, aoi, None, window)[:2]
+            return read[product, window]
 
         filled.append(gap_filled(row, by_id[row.water_body], cog, counts, pixel_km2))
     return filled
@@ -325,10 +328,7 @@ def _refresh_series(layout: OutputLayout) -> pd.DataFrame:
         alerts = pd.read_parquet(layout.alerts)
         flagged = apply_exclusions(alerts.assign(quality="ok"), exclusions).excluded
         if flagged.any():
-            with atomic_path(layout.alerts) as tmp:
-                alerts[~flagged].to_parquet(tmp, index=False)
-            with atomic_path(layout.alerts.with_suffix(".csv")) as tmp:
-                alerts[~flagged].to_csv(tmp, index=False, encoding="utf-8-sig")
+            write_frame(layout.alerts, alerts[~flagged])
     return exclusions
 
 
@@ -396,7 +396,7 @@ def publish_change(
     cog = layout.layer(name, aoi, day, f"{before}_{after}")
     with tempfile.TemporaryDirectory(dir=layout.root) as folder:
         scratch = Path(folder) / "change.tif"
-        write_change(layout, product, aoi, before, after, scratch)
+        counts = write_change(layout, product, aoi, before, after, scratch, bodies)
         translate_to_cog(scratch, cog, spec.cog)
     summaries = summary_products(product)["occurrence"]
     years = [*before.years, *after.years]
@@ -414,11 +414,7 @@ def publish_change(
         scene_ids=[item_id(summaries, aoi, dt.date(y, 1, 1)) for y in years],
     )  # fmt: skip
     write_item(build_item(spec, layout, aoi, cog, meta), layout)
-    geobox = aoi_geobox(settings.aoi)
-    with rasterio.open(cog) as ds:
-        classes = ds.read(1)
-    zones = rasterize_zones(bodies, str(geobox.crs), geobox.affine, classes.shape)
-    areas = class_areas(classes, zones, len(bodies), pixel_area_m2(geobox) / 1e6)
+    areas = counts.astype(np.float64) * (pixel_area_m2(aoi_geobox(settings.aoi)) / 1e6)
     rows = area_table(areas, [b.id for b in bodies], before, after, product)
     old = pd.read_parquet(layout.water_change) if layout.water_change.exists() else pd.DataFrame()
     key = ["water_body", "period_before", "period_after", "product", "value"]

@@ -116,6 +116,7 @@ def terrain_vetoes(
     resolution: float,
     sun: tuple[float, float],
     zones: da.Array | None,
+    n_zones: int,
     cfg: TerrainConfig,
 ) -> xr.DataArray:
     """``classes`` with water on steep slopes or too high above its water body made dry, and water in
@@ -124,7 +125,6 @@ def terrain_vetoes(
     steep = slope_deg(dem, resolution) > cfg.max_slope_deg
     vetoed = steep
     if zones is not None:
-        n_zones = int(zones.max().compute())
         references = zone_reference_heights(dem, zones, n_zones) if n_zones else np.full(1, np.nan)
         lookup = np.full(np.iinfo(np.uint16).max + 1, np.inf, dtype=np.float32)  # zones are uint16
         lookup[: len(references)] = np.where(

@@ -11,7 +11,7 @@ import pandas as pd
 from sensing.models import WaterBodyArea
 from sensing.publish.storage import atomic_path
 
-__all__ = ["KEY", "read_water_areas", "upsert_frame", "upsert_water_areas"]
+__all__ = ["KEY", "read_water_areas", "upsert_frame", "upsert_water_areas", "write_frame"]
 
 KEY = ["water_body", "date", "sensor"]
 COLUMNS = [f.name for f in dataclasses.fields(WaterBodyArea)]
@@ -56,11 +56,16 @@ def upsert_frame(path: Path, old: pd.DataFrame, new: pd.DataFrame, key: list[str
     merged = merged.sort_values(key, kind="stable").reset_index(drop=True)[list(new.columns)]
     if len(old) == len(merged) and old.reset_index(drop=True).astype(str).equals(merged.astype(str)):
         return False
-    with atomic_path(path) as tmp:
-        merged.to_parquet(tmp, index=False)
-    with atomic_path(path.with_suffix(".csv")) as tmp:
-        merged.to_csv(tmp, index=False, encoding="utf-8-sig")
+    write_frame(path, merged)
     return True
+
+
+def write_frame(path: Path, frame: pd.DataFrame) -> None:
+    """Replace the Parquet table ``path`` and its CSV copy (UTF-8 with a byte-order mark) atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    with atomic_path(path.with_suffix(".csv")) as tmp:
+        frame.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
 def _frame(rows: Iterable[WaterBodyArea]) -> pd.DataFrame:

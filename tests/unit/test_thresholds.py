@@ -49,7 +49,7 @@ def test_canny_edges_across_chunk_seams_differ_on_at_most_a_thousandth_of_pixels
 
 def test_canny_otsu_samples_the_shoreline() -> None:
     index, valid = _lake(200)
-    choice, own = _threshold(index, valid, WaterConfig(method="canny-otsu"), None)
+    choice, own = _threshold(index, valid, WaterConfig(method="canny-otsu"), None, 0)
     assert choice.method == "canny-otsu" and -0.2 < choice.value < 0.3 and own == {}
     overall = index_histogram(index, valid, 512).compute()
     assert overall.sum() == index.size
@@ -94,7 +94,7 @@ def test_each_water_body_gets_its_own_canny_otsu_threshold() -> None:
     index = xr.DataArray(da.from_array(values.astype("float32"), chunks=200), dims=("y", "x"))
     valid = xr.DataArray(da.ones(clear.shape, chunks=200, dtype=bool), dims=("y", "x"))
     zones = da.from_array(zones_np, chunks=300)  # other chunks than the index: rechunked
-    scene, own = _threshold(index, valid, WaterConfig(method="canny-otsu"), zones)
+    scene, own = _threshold(index, valid, WaterConfig(method="canny-otsu"), zones, 2)
     assert set(own) == {1, 2} and all(c.method == "canny-otsu" for c in own.values())
     assert own[2].value < -0.05 < scene.value  # the turbid lake's shore lies lower
     nothing = xr.zeros_like(valid)
