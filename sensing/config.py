@@ -208,6 +208,12 @@ class WaterConfig(_Model):
         default=4, ge=0, le=500,
         description="Water specks and dry holes smaller than this (8-connected pixels) are reclassified.",
     )  # fmt: skip
+    core_margin_m: float = Field(
+        default=300.0, ge=0,
+        description="canny-otsu: water inside a water body's outline counts only where it connects to the "
+        "outline's core (the outline shrunk by this many metres, or the whole outline where that leaves "
+        "nothing); 0 turns the test off.",
+    )  # fmt: skip
     min_class_fraction: float = Field(default=0.005, ge=0, lt=0.5)
     histogram_bins: int = Field(default=512, ge=16)
     snow_min_green: float = Field(

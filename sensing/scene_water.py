@@ -20,6 +20,7 @@ from odc.geo.geobox import GeoBox
 
 from sensing.compute.cleanup import minimum_mapping_unit
 from sensing.compute.clouds import S2CLOUDLESS_BANDS, SPECTRAL_TEST_BANDS
+from sensing.compute.connectivity import drop_detached_water
 from sensing.compute.edges import canny_edges
 from sensing.compute.indices import INDEX_RANGES, INDICES, compute_index
 from sensing.compute.masks import dilate, scene_masks
@@ -99,19 +100,33 @@ def classify_scene(
     zones: da.Array | None = None,
     n_zones: int = 0,
     terrain: TerrainConfig | None = None,
+    cores: da.Array | None = None,
 ) -> ClassifiedScene:
     """Water classes and value layers of ``scene`` on ``geobox`` (reads the inputs once, for the
     histograms; the returned arrays are lazy). With ``zones`` (``n_zones`` water bodies numbered
-    1..n on the grid, 0 elsewhere) the canny-otsu method finds each water body's own threshold."""
+    1..n on the grid, 0 elsewhere) the canny-otsu method finds each water body's own threshold, and
+    with their ``cores`` (the outlines shrunk by ``water.core_margin_m``) it keeps inside the zones
+    only water connected to a core (a second read of the inputs)."""
     if sensor == "sar":
         return _radar(source, scene, geobox, sar, chunk)
-    return _optical(source, scene, geobox, water, masks, chunk, zones, n_zones, terrain or TerrainConfig())
+    zoning = _Zoning(zones, n_zones, cores)
+    return _optical(source, scene, geobox, water, masks, chunk, zoning, terrain or TerrainConfig())
+
+
+@dataclass(frozen=True)
+class _Zoning:
+    """The water bodies on the grid: labels 1..n (0 elsewhere) and, optionally, their cores."""
+
+    zones: da.Array | None
+    n_zones: int
+    cores: da.Array | None
 
 
 def _optical(
     source: SceneSource, scene: SceneRef, geobox: GeoBox, cfg: WaterConfig, mask_cfg: MaskConfig, chunk: int,
-    zones: da.Array | None, n_zones: int, terrain: TerrainConfig,
+    zoning: _Zoning, terrain: TerrainConfig,
 ) -> ClassifiedScene:  # fmt: skip
+    zones, n_zones = zoning.zones, zoning.n_zones
     required = list(dict.fromkeys([*REQUIRED_BANDS, *INDICES[cfg.index][0]]))
     optional = tuple(b for b in OPTIONAL_BANDS if b not in required)
     bands = [*required, *optional]
@@ -136,6 +151,15 @@ def _optical(
         classes, properties["sensing:terrain"] = _terrain(
             classes, scene, geobox, chunk, zones, n_zones, terrain
         )
+    if (
+        cfg.method == "canny-otsu"
+        and zones is not None
+        and zoning.cores is not None
+        and cfg.core_margin_m > 0
+    ):
+        with input_errors_named(source, scene, bands):
+            classes = drop_detached_water(classes, zones, zoning.cores)
+        properties["sensing:core_margin_m"] = cfg.core_margin_m
     classes = minimum_mapping_unit(classes, cfg.min_mapping_unit_px)
     return ClassifiedScene(classes, indices, choice, properties, bands, zone_choices)
 

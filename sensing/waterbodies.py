@@ -19,7 +19,15 @@ from shapely.geometry.base import BaseGeometry
 from sensing.curves import Curve
 from sensing.errors import ConfigError
 
-__all__ = ["WaterBody", "rasterize_zones", "read_water_bodies", "to_crs", "to_lonlat", "water_body_frame"]
+__all__ = [
+    "WaterBody",
+    "core_outline",
+    "rasterize_zones",
+    "read_water_bodies",
+    "to_crs",
+    "to_lonlat",
+    "water_body_frame",
+]
 
 GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -95,6 +103,17 @@ def to_lonlat(geometry: BaseGeometry, crs: str) -> BaseGeometry:
     """Reproject a geometry from ``crs`` to lon/lat (EPSG:4326)."""
     transformer = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     return shapely.transform(geometry, transformer.transform, interleaved=False)
+
+
+def core_outline(geometry: BaseGeometry, margin_m: float) -> BaseGeometry:
+    """A lon/lat outline shrunk by ``margin_m`` metres (in its UTM zone); the outline itself where
+    shrinking leaves nothing (a lake narrower than twice the margin)."""
+    if margin_m <= 0:
+        return geometry
+    series = gpd.GeoSeries([geometry], crs="EPSG:4326")
+    utm = series.estimate_utm_crs()
+    core = series.to_crs(utm).buffer(-margin_m).to_crs("EPSG:4326").iloc[0]
+    return geometry if core.is_empty else core
 
 
 def rasterize_zones(

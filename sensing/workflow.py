@@ -119,10 +119,11 @@ def process_scene(
         return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
     geobox = aoi_geobox(settings.aoi)
     zones = zones_raster(bodies, geobox, settings.dask.chunk)
+    cores = zones_raster(bodies, geobox, settings.dask.chunk, shrink_m=settings.water.core_margin_m)
     scene_layers = classify_scene(
         source, scene, geobox, sensor=settings.source.sensor, water=settings.water, sar=settings.sar,
         masks=settings.masks, chunk=settings.dask.chunk, zones=zones, n_zones=len(bodies),
-        terrain=settings.terrain,
+        terrain=settings.terrain, cores=cores,
     )  # fmt: skip
     classes = scene_layers.classes
     own = {bodies[zone - 1].id: choice for zone, choice in scene_layers.zone_choices.items()}

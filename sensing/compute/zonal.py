@@ -14,7 +14,7 @@ from shapely.geometry import mapping
 from sensing.compute.water import CLASS_CLOUD, CLASS_DRY, CLASS_NODATA, CLASS_SNOW_ICE, CLASS_WATER
 from sensing.config import QualityConfig
 from sensing.models import WaterBodyArea
-from sensing.waterbodies import WaterBody, to_crs
+from sensing.waterbodies import WaterBody, core_outline, to_crs
 
 __all__ = ["CLASS_ORDER", "areas_from_counts", "quality_flag", "zone_class_counts", "zones_raster"]
 
@@ -22,10 +22,11 @@ CLASS_ORDER = (CLASS_DRY, CLASS_WATER, CLASS_SNOW_ICE, CLASS_CLOUD, CLASS_NODATA
 """Column order of :func:`zone_class_counts`."""
 
 
-def zones_raster(bodies: list[WaterBody], geobox: GeoBox, chunk: int) -> da.Array:
-    """Lazy uint16 labels on ``geobox``: 0 outside every outline, i+1 inside ``bodies[i]``."""
+def zones_raster(bodies: list[WaterBody], geobox: GeoBox, chunk: int, shrink_m: float = 0.0) -> da.Array:
+    """Lazy uint16 labels on ``geobox``: 0 outside every outline, i+1 inside ``bodies[i]`` (its outline
+    shrunk by ``shrink_m`` metres, see :func:`sensing.waterbodies.core_outline`)."""
     crs = str(geobox.crs)
-    shapes = [(mapping(to_crs(b.geometry, crs)), i + 1) for i, b in enumerate(bodies)]
+    shapes = [(mapping(to_crs(core_outline(b.geometry, shrink_m), crs)), i + 1) for i, b in enumerate(bodies)]
     affine = geobox.affine
 
     def block(block_info: dict | None = None) -> NDArray[np.uint16]:
