@@ -463,6 +463,9 @@ def test_flood_event_is_new_water_only_and_published(nightly_run: tuple[Settings
     from typer.testing import CliRunner
 
     from pipelines.cli import app
+    from sensing.flood import FloodRule, flood_from_classes, reference
+    from sensing.publish.layout import OutputLayout
+    from sensing.summaries import wet_clear_totals
 
     settings, _ = nightly_run
     out = settings.output_dir
@@ -491,6 +494,21 @@ def test_flood_event_is_new_water_only_and_published(nightly_run: tuple[Settings
         ) as ds:
             event.append(ds.read(1))
     assert item["properties"]["sensing:dates"] == ["2022-03-08", "2022-04-14", "2022-05-20", "2022-06-26"]
+    # Published window by window; the same rule on whole arrays (all years' counts, the event's
+    # dates taken out again) gives the same layer.
+    layout = OutputLayout(out)
+    wet, clear, _, _ = wet_clear_totals(layout, "water", settings.aoi.id, None)
+    stack = np.stack(event)
+    whole = flood_from_classes(
+        event,
+        reference(
+            wet - (stack == 1).sum(axis=0, dtype=np.uint16),
+            clear - np.isin(stack, (0, 1)).sum(axis=0, dtype=np.uint16),
+            FloodRule(),
+        ),
+    )
+    assert flood.shape == (1000, 1000)  # the COG's 512 px blocks: four windows, two of them partial
+    np.testing.assert_array_equal(flood, whole)
     assert (
         (np.stack(event)[:, flood == 1] == 1).any(axis=0).all()
     )  # every flooded pixel was water on an event date

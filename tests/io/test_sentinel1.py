@@ -17,15 +17,20 @@ import yaml
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from sensing.compute.encode import INT16_NODATA
 from sensing.config import Settings, SourceConfig, load_settings
+from sensing.flood import FloodRule, flood_from_backscatter, reference
 from sensing.grid import aoi_geobox
 from sensing.models import SceneRef
+from sensing.products import BACKSCATTER_SCALE, flood_product
 from sensing.publish.cog import validate_cog
+from sensing.publish.layout import OutputLayout
 from sensing.publish.stac_validation import validate_stac
 from sensing.registry import load_water_bodies
 from sensing.sources import open_source
 from sensing.sources.sentinelhub import SentinelHubSource
 from sensing.sources.stac import StacApiSource
+from sensing.summaries import wet_clear_totals
 from sensing.workflow import process_scene, scenes_for_period
 from tests.conftest import ROOT, TEST_RESOLUTION, write_test_config
 from tests.sentinelhub_server import SentinelHubServer
@@ -261,3 +266,47 @@ def test_radar_on_a_day_the_optical_look_saw_ice_is_not_used(sar_root: Path, sar
     # radar sees nothing wrong (ice passes for dry land or for water, depending on the threshold)...
     assert radar.quality == "ok" and radar.ice_km2 == 0
     assert not radar.usable and radar.ice_from == f"sentinel-2 {frozen}"  # ...so the row is not used
+
+
+def test_a_flood_from_the_radar_backscatter_drop_is_published(sar_root: Path, sar_settings: Settings) -> None:
+    """The ratio method through publishing: the latest date against the dates before it."""
+    product = flood_product("water-sar")
+    from sensing.events import FloodEvent, publish_flood
+    from sensing.workflow import publish_run
+
+    settings = sar_settings
+    source = open_source(settings.source, settings.data_dir)
+    bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
+    scenes = scenes_for_period(settings, source, *PERIOD)
+    publish_run(settings, [process_scene(settings, source, scene, bodies) for scene in scenes])
+    last = scenes[-1].date
+    event = FloodEvent("radar-test", last, last, method="ratio", before_days=(last - scenes[0].date).days)
+    rows = publish_flood(settings, "water-sar", event, bodies).set_index("zone")
+    assert rows.loc["aoi total", "flooded_km2"] > 1
+    layout = OutputLayout(settings.output_dir)
+    item = json.loads(layout.item(product, settings.aoi.id, last).read_text())
+    validate_stac(item)
+    assert item["properties"]["sensing:flood_method"] == "ratio"
+    with rasterio.open(
+        layout.item(product, settings.aoi.id, last).parent / item["assets"]["data"]["href"]
+    ) as ds:
+        flood = ds.read(1)
+
+    def published(product: str, day: dt.date) -> np.ndarray:
+        path = layout.item(product, settings.aoi.id, day)
+        with rasterio.open(path.parent / json.loads(path.read_text())["assets"]["data"]["href"]) as ds:
+            return ds.read(1)
+
+    def db(day: dt.date) -> np.ndarray:
+        stored = published("vv", day)
+        return np.where(stored == INT16_NODATA, np.nan, stored * BACKSCATTER_SCALE.scale).astype("float32")
+
+    before = [db(s.date) for s in scenes[:-1]]
+    wet, clear, _, _ = wet_clear_totals(layout, "water-sar", settings.aoi.id, None)
+    event_classes = published("water-sar", last)
+    normal = reference(wet - (event_classes == 1), clear - np.isin(event_classes, (0, 1)), FloodRule())
+    whole = flood_from_backscatter(before, [db(last)], normal, FloodRule())
+    np.testing.assert_array_equal(flood, whole)  # published window by window, same as whole arrays
+    with rasterio.open(sar_root / "data" / "demo-archive" / "truth" / f"{last}_water.tif") as ds:
+        truth = ds.read(1)
+    assert np.mean(truth[flood == 1] == 1) > 0.95  # flooded pixels are water on the event's date
