@@ -163,6 +163,12 @@ class TerrainConfig(_Model):
         gt=0,
         description="Water this far above its water body's surface becomes dry (Blue Dot).",
     )
+    max_shadow_m: float = Field(
+        default=3000.0,
+        ge=0,
+        description="Longest cast shadow traced (m): a ridge this far toward the sun can shade a pixel "
+        "(3 km: a 1 km ridge with the sun 18 degrees high). Blocks overlap by this much.",
+    )
 
     @model_validator(mode="after")
     def _one_dem(self) -> TerrainConfig:

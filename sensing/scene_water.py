@@ -181,7 +181,7 @@ def _terrain(
     return vetoed, {
         "dem": cfg.dem_name, "sun_elevation": round(sun[0], 2), "sun_azimuth": round(sun[1], 2),
         "max_slope_deg": cfg.max_slope_deg, "min_hillshade": cfg.min_hillshade,
-        "max_height_above_m": cfg.max_height_above_m,
+        "max_height_above_m": cfg.max_height_above_m, "max_shadow_m": cfg.max_shadow_m,
     }  # fmt: skip
 
 

@@ -2,13 +2,14 @@
 (the classic errors around Kapchagay, Bukhtarma and Markakol). A DEM on the grid gives three vetoes:
 
 - slope: water surfaces are flat; water on slopes steeper than ``max_slope_deg`` becomes dry;
-- self-shadow: where the sun, at the acquisition's position, lights the slope at a grazing angle
-  (hillshade below ``min_hillshade``) the surface is not seen: water there becomes cloud/shadow;
+- shadow: where the sun, at the acquisition's position, lights the slope at a grazing angle
+  (hillshade below ``min_hillshade``: self-shadow) or terrain toward the sun hides it (cast shadow:
+  a ridge shading the valley floor), the surface is not seen: water there becomes cloud/shadow;
 - height (Blue Dot): water more than ``max_height_above_m`` above its water body's surface (the
   5th percentile of the DEM inside the outline: DEMs record lakes at their surface) becomes dry.
 
-Slope and hillshade are focal (3x3) and computed with a one-pixel overlap, so chunking never changes
-them. The sun's position comes from the acquisition time and the AOI's centre (NOAA's equations). The DEM
+Slope and hillshade are focal (3x3) and computed with a one-pixel overlap, cast shadow with an
+overlap of its longest ray, so chunking never changes them. The sun's position comes from the acquisition time and the AOI's centre (NOAA's equations). The DEM
 itself is read by ``sensing.sources.dem``.
 """
 
@@ -26,6 +27,7 @@ from sensing.compute.water import CLASS_CLOUD, CLASS_DRY, CLASS_WATER
 from sensing.config import TerrainConfig
 
 __all__ = [
+    "cast_shadow",
     "hillshade",
     "slope_deg",
     "solar_position",
@@ -89,6 +91,40 @@ def hillshade(dem: xr.DataArray, resolution: float, sun_elevation: float, sun_az
     return dem.copy(data=data).rename("hillshade")
 
 
+def cast_shadow(
+    dem: xr.DataArray, resolution: float, sun_elevation: float, sun_azimuth: float, max_distance_m: float
+) -> xr.DataArray:
+    """Pixels that terrain toward the sun hides from it: a ray from each pixel toward the sun, marched
+    one pixel at a time up to ``max_distance_m``, passes below the DEM somewhere. Blocks overlap by
+    the longest ray, so chunking never changes the result; beyond the grid lies nothing."""
+    if sun_elevation <= 0:
+        return dem.copy(data=da.ones_like(dem.data, dtype=bool)).rename("cast_shadow")
+    steps = max(1, math.ceil(max_distance_m / resolution))
+    east, north = math.sin(math.radians(sun_azimuth)), math.cos(math.radians(sun_azimuth))
+    rise = math.tan(math.radians(sun_elevation)) * resolution
+    offsets = list(dict.fromkeys((-round(k * north), round(k * east)) for k in range(1, steps + 1)))
+    offsets = [o for o in offsets if o != (0, 0)]
+
+    def block(z: NDArray[np.float32]) -> NDArray[np.bool_]:
+        shadow = np.zeros(z.shape, dtype=bool)
+        rows, cols = z.shape
+        for dr, dc in offsets:
+            if abs(dr) >= rows or abs(dc) >= cols:
+                continue
+            here = (slice(max(-dr, 0), rows - max(dr, 0)), slice(max(-dc, 0), cols - max(dc, 0)))
+            there = (slice(max(dr, 0), rows - max(-dr, 0)), slice(max(dc, 0), cols - max(-dc, 0)))
+            shadow[here] |= z[there] > z[here] + math.hypot(dr, dc) * rise
+        return shadow
+
+    z, depth = dem.data, {}
+    for axis, reach in enumerate((max(abs(dr) for dr, _ in offsets), max(abs(dc) for _, dc in offsets))):
+        if reach >= z.shape[axis]:  # a ray longer than the grid: that axis in one block
+            z, reach = z.rechunk({axis: -1}), 0
+        depth[axis] = reach
+    data = da.map_overlap(block, z, depth=depth, boundary="none", dtype=bool).rechunk(dem.data.chunks)
+    return dem.copy(data=data).rename("cast_shadow")
+
+
 def zone_reference_heights(
     dem: xr.DataArray, zones: da.Array, n_zones: int, quantile: float = 0.05
 ) -> NDArray[np.float64]:
@@ -120,7 +156,7 @@ def terrain_vetoes(
     cfg: TerrainConfig,
 ) -> xr.DataArray:
     """``classes`` with water on steep slopes or too high above its water body made dry, and water in
-    self-shadow made cloud/shadow (not seen)."""
+    self-shadow or cast shadow made cloud/shadow (not seen)."""
     water = classes == CLASS_WATER
     steep = slope_deg(dem, resolution) > cfg.max_slope_deg
     vetoed = steep
@@ -132,7 +168,9 @@ def terrain_vetoes(
         )
         ceiling = da.map_blocks(lookup.__getitem__, zones.rechunk(dem.data.chunks), dtype=np.float32)
         vetoed = vetoed | dem.copy(data=dem.data > ceiling)
-    shadow = hillshade(dem, resolution, *sun) < cfg.min_hillshade
+    shadow = (hillshade(dem, resolution, *sun) < cfg.min_hillshade) | cast_shadow(
+        dem, resolution, *sun, cfg.max_shadow_m
+    )
     out = xr.where(water & vetoed, CLASS_DRY, classes)
     out = xr.where(water & ~vetoed & shadow, CLASS_CLOUD, out)
     return out.astype("uint8").rename(classes.name)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sensing.compute.terrain import hillshade, slope_deg, solar_position, zone_reference_heights
+from sensing.compute.terrain import cast_shadow, hillshade, slope_deg, solar_position, zone_reference_heights
 
 
 def test_sun_at_solar_noon_over_kapchagay() -> None:
@@ -35,6 +35,37 @@ def test_slope_and_hillshade_of_a_plane_rising_eastwards() -> None:
     morning = hillshade(steep, 10.0, sun_elevation=30, sun_azimuth=100).compute().values
     evening = hillshade(steep, 10.0, sun_elevation=30, sun_azimuth=260).compute().values
     assert (morning < 0).all() and (evening > 0.5).all()  # a west face is in its own shadow in the morning
+
+
+@pytest.mark.parametrize("chunks", [-1, (17, 23), (60, 40)])
+def test_a_ridge_casts_its_shadow_away_from_the_sun(chunks: int | tuple[int, int]) -> None:
+    """A 500 m wall on a plain, the sun 30 degrees high: 500 m / tan 30 = 866 m = 28.9 px of shadow."""
+    dem = np.zeros((60, 200), dtype="float32")
+    dem[:, 100] = 500.0
+    array = xr.DataArray(da.from_array(dem, chunks=chunks), dims=("y", "x"))
+    morning = cast_shadow(array, 30.0, sun_elevation=30, sun_azimuth=90, max_distance_m=3000).values
+    np.testing.assert_array_equal(np.flatnonzero(morning.any(axis=0)), np.arange(72, 100))
+    assert morning[:, 72:100].all()
+    evening = cast_shadow(array, 30.0, sun_elevation=30, sun_azimuth=270, max_distance_m=3000).values
+    np.testing.assert_array_equal(np.flatnonzero(evening.any(axis=0)), np.arange(101, 129))
+    short = cast_shadow(array, 30.0, sun_elevation=30, sun_azimuth=90, max_distance_m=300).values
+    assert short.sum(axis=1).max() == 10  # rays traced 300 m only
+
+
+def test_water_in_a_cast_shadow_is_not_seen() -> None:
+    from sensing.compute.terrain import terrain_vetoes
+    from sensing.config import TerrainConfig
+
+    dem = np.zeros((60, 200), dtype="float32")
+    dem[:, 100:103] = 500.0
+    classes = np.ones(dem.shape, dtype="uint8")  # water everywhere, as shadow looks
+    out = terrain_vetoes(
+        xr.DataArray(da.from_array(classes, chunks=50), dims=("y", "x")),
+        xr.DataArray(da.from_array(dem, chunks=50), dims=("y", "x")),
+        30.0, (30.0, 90.0), None, 0, TerrainConfig(),
+    ).values  # fmt: skip
+    assert (out[:, 72:99] == 3).all()  # shaded by the ridge (the ridge's own flanks are steep: dry)
+    assert (out[:, :70] == 1).all() and (out[:, 104:] == 1).all()  # lit, flat: still water
 
 
 def test_zone_surface_height_is_a_low_quantile_of_the_outline() -> None:
