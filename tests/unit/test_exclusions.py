@@ -80,3 +80,25 @@ def test_radar_rows_near_a_frozen_optical_look_are_not_used() -> None:
     assert list(flagged.usable) == [False, False, True, True]  # another water body's ice says nothing
     table.loc[0, ["quality", "usable"]] = ["ok", True]  # the optical look reprocessed as open water:
     assert flag_radar_ice(table).usable.all()  # the radar row is used again
+
+
+def test_radar_rows_in_a_month_the_lake_is_frozen_most_years_are_not_used() -> None:
+    """A cloudy January with only radar: two earlier Januaries seen frozen from orbit say ice."""
+    from sensing.crosscheck import flag_radar_ice
+
+    table = pd.DataFrame(
+        {
+            "water_body": ["lake", "lake", "lake", "lake", "lake", "lake", "pond"],
+            "date": ["2020-01-12", "2021-01-20", "2021-01-28", "2023-01-15", "2023-07-15", "2023-12-10",
+                     "2023-01-15"],
+            "sensor": ["sentinel-2", "sentinel-2", "landsat-8", "sentinel-1", "sentinel-1", "sentinel-1",
+                       "sentinel-1"],
+            "quality": ["frozen", "frozen", "ok", "ok", "ok", "ok", "ok"],
+            "usable": [False, False, True, True, True, True, True],
+        }
+    )  # fmt: skip
+    flagged = flag_radar_ice(table)
+    assert flagged.ice_from[3] == "frozen in Jan (2 of 3 optical looks, 2020, 2021)"
+    assert list(flagged.usable) == [False, False, True, False, True, True, True]
+    one_year = table.drop(index=0)  # frozen in one January only: not yet a frozen month
+    assert flag_radar_ice(one_year).usable[3]
