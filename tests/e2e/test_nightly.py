@@ -17,21 +17,12 @@ from PIL import Image
 from pyproj import Transformer
 from rio_cogeo.cogeo import cog_validate
 
-from sensing.config import Settings, load_settings
+from sensing.config import Settings
 from sensing.products import CHANGE_CLASSES, WATER_CLASSES
 from sensing.publish.stac_validation import validate_stac
 from sensing.serve.app import create_app
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def nightly_run(demo_root: Path, prefect_api: None) -> tuple[Settings, dict]:
-    from pipelines.flows import nightly
-
-    config = demo_root / "config.yaml"
-    summary = nightly(config=str(config))
-    return load_settings(config), summary
 
 
 def _snapshot(root: Path) -> dict[str, str]:
