@@ -3,29 +3,27 @@ and a viewer."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import morecantile
-import numpy as np
 import rasterio
 from fastapi import FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from PIL import Image, ImageDraw
-from rasterio.io import MemoryFile
-from rio_tiler.colormap import cmap
+from PIL import Image
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 
 from sensing import __version__
+from sensing.serve import render as rendering
+from sensing.serve import wms
 from sensing.serve.registry import Layer, LayerRegistry
 from sensing.serve.series import series_router
 from sensing.serve.wmts import WMTS_FORMAT, capabilities, group_layers
@@ -34,13 +32,8 @@ __all__ = ["TILE_MATRIX_SETS", "create_app"]
 
 STATIC = Path(__file__).with_name("static")
 TILE_MATRIX_SETS = ("WebMercatorQuad", "WGS1984Quad")
-TILE_SIZE = 256
 CACHE_CONTROL = "public, max-age=3600"
 """Clients revalidate hourly (a reprocessed date replaces a layer's file; the ETag tells)."""
-GDAL_ENV: dict[str, Any] = {
-    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # never list folders looking for sidecar files
-    "GDAL_CACHEMAX": 256,  # MB of block cache shared by all requests
-}
 
 LayerId = Annotated[str, PathParam(pattern=r"^[a-z0-9-]{1,100}$")]
 Date = Annotated[str, PathParam(pattern=r"^\d{4}-\d{2}-\d{2}$")]
@@ -57,13 +50,6 @@ def _layer(registry: LayerRegistry, layer_id: str, date: str) -> Layer:
     return layer
 
 
-@functools.lru_cache(maxsize=4096)
-def _zooms(cog: Path, tms_id: str) -> tuple[int, int]:
-    """A COG's (minzoom, maxzoom) in a tile matrix set (published files never change in place)."""
-    with rasterio.Env(**GDAL_ENV), Reader(str(cog), tms=morecantile.tms.get(tms_id)) as src:
-        return src.minzoom, src.maxzoom
-
-
 def _etag(layer: Layer, *parts: object) -> str:
     """A validator that changes when the layer's file does (a reprocessed date is a new file)."""
     stat = layer.cog.stat()
@@ -77,79 +63,6 @@ def _cached(request: Request, etag: str, content: Callable[[], bytes], media_typ
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(content(), media_type=media_type, headers=headers)
-
-
-def _ramp(layer: Layer) -> list[tuple[int, int, int, int]]:
-    """The 256 RGBA colours of an index layer's colour map."""
-    colors = cmap.get(layer.colormap_name or "viridis")
-    return [cast(tuple[int, int, int, int], tuple(int(c) for c in colors[i])) for i in range(256)]  # type: ignore[arg-type]
-
-
-def _legend_png(layer: Layer) -> bytes:
-    """The legend as a PNG: one swatch per class, or the colour ramp with its range."""
-    if layer.rescale is None:
-        rows = [(tuple(c["color"]), str(c["label"])) for c in layer.legend if c["color"][3] > 0]
-        image = Image.new("RGBA", (220, 8 + 22 * len(rows)), (255, 255, 255, 255))
-        draw = ImageDraw.Draw(image)
-        for i, (color, label) in enumerate(rows):
-            draw.rectangle((6, 6 + 22 * i, 24, 22 + 22 * i), fill=color, outline=(60, 60, 60, 255))
-            draw.text((32, 8 + 22 * i), label, fill=(0, 0, 0, 255))
-    else:
-        ramp = _ramp(layer)
-        image = Image.new("RGBA", (276, 44), (255, 255, 255, 255))
-        draw = ImageDraw.Draw(image)
-        for i in range(256):
-            draw.line((10 + i, 6, 10 + i, 24), fill=ramp[i])
-        low, high = layer.rescale
-        draw.text((10, 28), f"{low:g}", fill=(0, 0, 0, 255))
-        draw.text((230, 28), f"{high:g}", fill=(0, 0, 0, 255))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _render(layer: Layer, tms: morecantile.TileMatrixSet, x: int, y: int, z: int) -> bytes:
-    """One PNG tile: class layers with their colour table, indices unscaled, rescaled and colour-mapped."""
-    with rasterio.Env(**GDAL_ENV), Reader(str(layer.cog), tms=tms) as src:
-        _check_tile(src, layer, x, y, z)
-        if layer.rescale is None:
-            image = src.tile(x, y, z, tilesize=TILE_SIZE, resampling_method="nearest")
-            return image.render(img_format="PNG", colormap=src.colormap)
-        image = src.tile(x, y, z, tilesize=TILE_SIZE, unscale=True, resampling_method="bilinear")
-        image = image.rescale(in_range=(layer.rescale,))
-        return image.render(img_format="PNG", colormap=cmap.get(layer.colormap_name or "viridis"))
-
-
-def _check_tile(src: Reader, layer: Layer, x: int, y: int, z: int) -> None:
-    if not src.tile_exists(x, y, z):
-        raise TileOutsideBounds(f"tile {z}/{x}/{y} is outside {layer.id} {layer.date}")
-
-
-def _raw_tile(layer: Layer, tms: morecantile.TileMatrixSet, x: int, y: int, z: int) -> bytes:
-    """One GeoTIFF tile of values, for analysis clients: classes as stored (255 no data), indices and
-    backscatter in physical units as float32 (NaN no data); nearest resampling, so every value is one
-    the layer holds."""
-    with rasterio.Env(**GDAL_ENV), Reader(str(layer.cog), tms=tms) as src:
-        _check_tile(src, layer, x, y, z)
-        classes = layer.rescale is None
-        image = src.tile(x, y, z, tilesize=TILE_SIZE, unscale=not classes, resampling_method="nearest")
-    values = image.array[0]
-    data = values.filled(255).astype("uint8") if classes else values.astype("float32").filled(np.nan)
-    profile = {
-        "driver": "GTiff", "width": TILE_SIZE, "height": TILE_SIZE, "count": 1, "dtype": data.dtype.name,
-        "crs": image.crs, "transform": image.transform, "nodata": 255 if classes else np.nan, "compress": "deflate",
-    }  # fmt: skip
-    with MemoryFile() as memory:
-        with memory.open(**profile) as dst:
-            dst.write(data, 1)
-        return bytes(memory.read())
-
-
-TILE_FORMATS: dict[str, tuple[Callable[[Layer, morecantile.TileMatrixSet, int, int, int], bytes], str]] = {
-    "png": (_render, "image/png"),
-    "tif": (_raw_tile, "image/tiff"),
-}
-"""Tile format -> (renderer, media type)."""
 
 
 def create_app(output_root: Path) -> FastAPI:
@@ -194,7 +107,7 @@ def create_app(output_root: Path) -> FastAPI:
         """TileJSON 3.0.0 of one layer and date."""
         layer = _layer(registry, layer_id, date)
         matrix_set = morecantile.tms.get(tms)
-        with rasterio.Env(**GDAL_ENV), Reader(str(layer.cog), tms=matrix_set) as src:
+        with rasterio.Env(**rendering.GDAL_ENV), Reader(str(layer.cog), tms=matrix_set) as src:
             minzoom, maxzoom = src.minzoom, src.maxzoom
         tiles = str(
             request.url_for(
@@ -229,10 +142,42 @@ def create_app(output_root: Path) -> FastAPI:
         physical units). ETag and Cache-Control; 304 when the client's copy is current."""
         layer = _layer(registry, layer_id, date)
         matrix_set = morecantile.tms.get(tms)
-        render, media_type = TILE_FORMATS[fmt]
+        draw, media_type = rendering.TILE_FORMATS[fmt]
         return _cached(
-            request, _etag(layer, tms, z, x, y, fmt), lambda: render(layer, matrix_set, x, y, z), media_type
+            request, _etag(layer, tms, z, x, y, fmt), lambda: draw(layer, matrix_set, x, y, z), media_type
         )
+
+    @app.get("/wms", name="wms")
+    def wms_endpoint(request: Request) -> Response:
+        """OGC WMS 1.3.0: GetCapabilities (every layer, its dates as the time dimension, its legend) and
+        GetMap (one or more layers, one date, any EPSG CRS, PNG)."""
+        params = {k.lower(): v for k, v in request.query_params.items()}
+        try:
+            if params.get("service", "WMS").upper() != "WMS":
+                raise wms.WmsError("InvalidParameterValue", "SERVICE must be WMS")
+            operation = params.get("request", "GetCapabilities")
+            layers = group_layers(registry.all())
+            if operation == "GetCapabilities":
+                document = wms.capabilities(layers, str(request.base_url).rstrip("/"))
+                return Response(document, media_type="text/xml")
+            if operation != "GetMap":
+                raise wms.WmsError("OperationNotSupported", f"unknown REQUEST {operation[:40]!r}")
+            return _get_map(wms.parse_get_map(params, layers))
+        except wms.WmsError as error:
+            return Response(wms.exception_report(error), status_code=error.status, media_type="text/xml")
+
+    def _get_map(query: wms.MapRequest) -> Response:
+        canvas = Image.new("RGBA", (query.width, query.height), (0, 0, 0, 0))
+        for layer_id, date in query.layers:
+            layer = _layer(registry, layer_id, date)
+            image = rendering.render_map(layer, query.bbox, query.crs, query.width, query.height)
+            canvas = Image.alpha_composite(canvas, image)
+        if not query.transparent:
+            canvas = Image.alpha_composite(Image.new("RGBA", canvas.size, (255, 255, 255, 255)), canvas)
+        buffer = io.BytesIO()
+        image = canvas if query.transparent else canvas.convert("RGB")
+        image.save(buffer, format=wms.MAP_FORMATS[query.format])
+        return Response(buffer.getvalue(), media_type=query.format, headers={"Cache-Control": CACHE_CONTROL})
 
     @app.get("/wmts", name="wmts")
     def wmts(request: Request) -> Response:
@@ -251,7 +196,7 @@ def create_app(output_root: Path) -> FastAPI:
         return _kvp_tile(request, params)
 
     def _zoom_range(layer: Layer, tms: morecantile.TileMatrixSet) -> tuple[int, int]:
-        return _zooms(layer.cog, tms.id)
+        return rendering.zoom_range(layer.cog, tms.id)
 
     def _kvp_tile(request: Request, params: dict[str, str]) -> Response:
         missing = [
@@ -285,7 +230,7 @@ def create_app(output_root: Path) -> FastAPI:
     def legend_png(request: Request, layer_id: LayerId, date: Date) -> Response:
         """The legend as an image (what GIS clients show from the WMTS LegendURL)."""
         layer = _layer(registry, layer_id, date)
-        return _cached(request, _etag(layer, "legend"), lambda: _legend_png(layer), "image/png")
+        return _cached(request, _etag(layer, "legend"), lambda: rendering.legend_png(layer), "image/png")
 
     @app.get("/layers/{layer_id}/{date}/legend.json", name="legend")
     def legend(layer_id: LayerId, date: Date) -> dict[str, Any]:
@@ -293,8 +238,8 @@ def create_app(output_root: Path) -> FastAPI:
         layer = _layer(registry, layer_id, date)
         if layer.rescale is None:
             return {"type": "classes", "title": layer.title, "classes": layer.legend}
-        ramp = _ramp(layer)
-        stops = [list(ramp[i]) for i in (*range(0, 256, 32), 255)]
+        ramp_colours = rendering.ramp(layer)
+        stops = [list(ramp_colours[i]) for i in (*range(0, 256, 32), 255)]
         return {"type": "ramp", "title": layer.title, "range": list(layer.rescale), "colors": stops}
 
     @app.get("/", include_in_schema=False)

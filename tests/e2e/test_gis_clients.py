@@ -59,6 +59,17 @@ def _cog_on(ds: rasterio.DatasetReader, window: Window, cog: Path, resampling: R
     return out
 
 
+def _assert_classes_match(ds: rasterio.DatasetReader, window: Window, cog: Path) -> set[int]:
+    """A client's rendered window decodes to the COG's classes (nearest resampling differs at class
+    edges only); returns the classes seen."""
+    decoded = _classes_from_colours(ds.read(window=window))
+    published = _cog_on(ds, window, cog, Resampling.nearest)
+    both = (decoded != 255) & np.isfinite(published)
+    assert both.mean() > 0.9
+    assert np.mean(decoded[both] == published[both]) > 0.97
+    return set(np.unique(decoded[both]).tolist())
+
+
 def _centre(ds: rasterio.DatasetReader, size: int = 384) -> Window:
     return Window((ds.width - size) // 2, (ds.height - size) // 2, size, size)
 
@@ -99,12 +110,7 @@ def test_gdal_reads_the_water_layer_through_wmts_and_its_colours_map_back_to_the
     with rasterio.open(f"WMTS:{base}/wmts,layer={layer_id},tilematrixset={tms}") as ds:
         assert ds.count == 4 and ds.crs.to_epsg() == (3857 if tms == "WebMercatorQuad" else 4326)
         window = _centre(ds)
-        decoded = _classes_from_colours(ds.read(window=window))
-        published = _cog_on(ds, window, _cog(settings, layers, layer_id, latest), Resampling.nearest)
-    both = (decoded != 255) & np.isfinite(published)
-    assert both.mean() > 0.9
-    assert np.mean(decoded[both] == published[both]) > 0.97  # nearest resampling differs at class edges only
-    assert {0, 1} <= set(np.unique(decoded[both]))
+        assert {0, 1} <= _assert_classes_match(ds, window, _cog(settings, layers, layer_id, latest))
 
 
 def test_gdal_reads_an_older_date_through_the_xyz_template(server: tuple[str, Settings, list[dict]]) -> None:
@@ -129,11 +135,7 @@ def test_gdal_reads_an_older_date_through_the_xyz_template(server: tuple[str, Se
         left, bottom, right, top = transform_bounds("EPSG:4326", ds.crs, west, south, east, north)
         full = ds.window(left, bottom, right, top).round_offsets().round_lengths()
         window = Window(full.col_off + full.width // 4, full.row_off + full.height // 4, 384, 384)
-        decoded = _classes_from_colours(ds.read(window=window))
-        published = _cog_on(ds, window, _cog(settings, layers, layer_id, first), Resampling.nearest)
-    both = (decoded != 255) & np.isfinite(published)
-    assert both.mean() > 0.9
-    assert np.mean(decoded[both] == published[both]) > 0.97
+        _assert_classes_match(ds, window, _cog(settings, layers, layer_id, first))
 
 
 def test_value_tiles_return_the_index_in_physical_units(server: tuple[str, Settings, list[dict]]) -> None:
@@ -233,3 +235,87 @@ def test_bad_wmts_requests_get_ows_exceptions_without_server_paths(
     assert response.status_code == status
     assert f'exceptionCode="{code}"' in response.text
     assert str(settings.output_dir) not in response.text and "/tmp" not in response.text
+
+
+def test_wms_capabilities_list_every_layer_with_its_time_dimension(
+    server: tuple[str, Settings, list[dict]],
+) -> None:
+    base, _, layers = server
+    root = ET.fromstring(
+        httpx.get(f"{base}/wms", params={"SERVICE": "WMS", "REQUEST": "GetCapabilities"}).content
+    )
+    ns = "{http://www.opengis.net/wms}"
+    named = {
+        node.findtext(f"{ns}Name"): node
+        for node in root.iter(f"{ns}Layer")
+        if node.find(f"{ns}Name") is not None
+    }
+    assert set(named) == {e["id"] for e in layers}
+    for layer_id, node in named.items():
+        dimension = node.find(f"{ns}Dimension")
+        assert dimension is not None and dimension.get("name") == "time"
+        dates = sorted(e["date"] for e in layers if e["id"] == layer_id)
+        assert dimension.text == ",".join(dates) and dimension.get("default") == dates[-1]
+
+
+def test_gdal_reads_a_date_through_wms_getmap(server: tuple[str, Settings, list[dict]]) -> None:
+    base, settings, layers = server
+    layer_id = f"water-{settings.aoi.id}"
+    first = min(e["date"] for e in layers if e["id"] == layer_id)
+    west, south, east, north = next(e["bounds"] for e in layers if e["id"] == layer_id)
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = transform_bounds("EPSG:4326", "EPSG:3857", west, south, east, north)
+    xml = (
+        f'<GDAL_WMS><Service name="WMS"><Version>1.3.0</Version><ServerUrl>{base}/wms?TIME={first}&amp;</ServerUrl>'
+        f"<CRS>EPSG:3857</CRS><ImageFormat>image/png</ImageFormat><Transparent>TRUE</Transparent>"
+        f"<Layers>{layer_id}</Layers></Service><DataWindow><UpperLeftX>{left}</UpperLeftX><UpperLeftY>{top}</UpperLeftY>"
+        f"<LowerRightX>{right}</LowerRightX><LowerRightY>{bottom}</LowerRightY><SizeX>1024</SizeX><SizeY>1024</SizeY>"
+        "</DataWindow><BandsCount>4</BandsCount><BlockSizeX>256</BlockSizeX><BlockSizeY>256</BlockSizeY></GDAL_WMS>"
+    )
+    with rasterio.open(xml) as ds:
+        window = Window(256, 256, 512, 512)
+        _assert_classes_match(ds, window, _cog(settings, layers, layer_id, first))
+
+
+def test_wms_1_3_0_reads_epsg_4326_boxes_latitude_first(server: tuple[str, Settings, list[dict]]) -> None:
+    base, settings, layers = server
+    west, south, east, north = next(e["bounds"] for e in layers if e["id"] == f"water-{settings.aoi.id}")
+    common = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": f"water-{settings.aoi.id}",
+              "WIDTH": "200", "HEIGHT": "150", "FORMAT": "image/png", "TRANSPARENT": "TRUE"}  # fmt: skip
+    lon_first = httpx.get(
+        f"{base}/wms", params={**common, "CRS": "CRS:84", "BBOX": f"{west},{south},{east},{north}"}
+    )
+    lat_first = httpx.get(
+        f"{base}/wms", params={**common, "CRS": "EPSG:4326", "BBOX": f"{south},{west},{north},{east}"}
+    )
+    assert lon_first.status_code == lat_first.status_code == 200
+    assert lon_first.content == lat_first.content
+    old = httpx.get(
+        f"{base}/wms",
+        params={**common, "VERSION": "1.1.1", "SRS": "EPSG:4326", "BBOX": f"{west},{south},{east},{north}"},
+    )
+    assert old.content == lon_first.content  # 1.1.1: always x, y
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"LAYERS": "nowhere"}, 404, "LayerNotDefined"),
+        ({"WIDTH": "100000"}, 400, "InvalidParameterValue"),
+        ({"CRS": "EPSG:99999999"}, 400, "InvalidCRS"),
+        ({"CRS": "/etc/passwd"}, 400, "InvalidCRS"),
+        ({"BBOX": "1,2,3"}, 400, "InvalidParameterValue"),
+        ({"TIME": "1999-01-01"}, 404, "InvalidDimensionValue"),
+        ({"FORMAT": "image/gif"}, 400, "InvalidFormat"),
+    ],
+)
+def test_bad_getmap_requests_get_service_exceptions(
+    server: tuple[str, Settings, list[dict]], params: dict[str, str], status: int, code: str
+) -> None:
+    base, settings, _ = server
+    good = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": f"water-{settings.aoi.id}",
+            "CRS": "CRS:84", "BBOX": "77,43,78,44", "WIDTH": "10", "HEIGHT": "10"}  # fmt: skip
+    response = httpx.get(f"{base}/wms", params={**good, **params})
+    assert response.status_code == status
+    assert f'code="{code}"' in response.text and str(settings.output_dir) not in response.text
