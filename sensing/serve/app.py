@@ -24,6 +24,7 @@ from rio_tiler.io import Reader
 from sensing import __version__
 from sensing.serve import render as rendering
 from sensing.serve import wms
+from sensing.serve.query import query_router
 from sensing.serve.registry import Layer, LayerRegistry
 from sensing.serve.series import series_router
 from sensing.serve.wmts import WMTS_FORMAT, capabilities, group_layers
@@ -76,6 +77,7 @@ def create_app(output_root: Path) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(series_router(output_root))
+    app.include_router(query_router(registry))
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
