@@ -18,6 +18,7 @@ run: $(VENV)/.installed
 
 ## The whole test suite, plus ruff and mypy on the library.
 test: $(VENV)/.installed
+	bash scripts/system-deps.sh
 	$(VENV)/bin/ruff check sensing pipelines tests
 	$(VENV)/bin/ruff format --check sensing pipelines tests
 	$(VENV)/bin/mypy

@@ -33,6 +33,8 @@ __all__ = ["TILE_MATRIX_SETS", "create_app"]
 
 STATIC = Path(__file__).with_name("static")
 TILE_MATRIX_SETS = ("WebMercatorQuad", "WGS1984Quad")
+PUBLIC_TABLES = ("water_areas", "water_bodies", "alerts", "floods", "water_change", "exclusions")
+"""Tables downloadable as CSV (by name from this list, never a path)."""
 CACHE_CONTROL = "public, max-age=3600"
 """Clients revalidate hourly (a reprocessed date replaces a layer's file; the ETag tells)."""
 
@@ -99,6 +101,8 @@ def create_app(output_root: Path) -> FastAPI:
                         request.url_for("tilejson", layer_id=layer.id, date=layer.date, tms="WebMercatorQuad")
                     ),
                     "legend": str(request.url_for("legend", layer_id=layer.id, date=layer.date)),
+                    "cog": str(request.url_for("download_cog", layer_id=layer.id, date=layer.date)),
+                    "item": str(request.url_for("download_item", layer_id=layer.id, date=layer.date)),
                 }
                 for layer in registry.all()
             ]
@@ -233,6 +237,29 @@ def create_app(output_root: Path) -> FastAPI:
         """The legend as an image (what GIS clients show from the WMTS LegendURL)."""
         layer = _layer(registry, layer_id, date)
         return _cached(request, _etag(layer, "legend"), lambda: rendering.legend_png(layer), "image/png")
+
+    @app.get("/layers/{layer_id}/{date}/cog.tif", name="download_cog")
+    def download_cog(layer_id: LayerId, date: Date) -> FileResponse:
+        """The published COG itself (for QGIS, Python, archiving)."""
+        layer = _layer(registry, layer_id, date)
+        return FileResponse(layer.cog, media_type="image/tiff; application=geotiff; profile=cloud-optimized",
+                            filename=f"{layer_id}-{date}.tif", headers={"Cache-Control": CACHE_CONTROL})  # fmt: skip
+
+    @app.get("/layers/{layer_id}/{date}/item.json", name="download_item")
+    def download_item(layer_id: LayerId, date: Date) -> FileResponse:
+        """The layer's STAC item."""
+        layer = _layer(registry, layer_id, date)
+        if layer.item is None or not layer.item.exists():
+            raise HTTPException(404, f"no STAC item for {layer_id!r} on {date}")
+        return FileResponse(layer.item, media_type="application/geo+json")
+
+    @app.get("/tables/{name}.csv", name="table_csv")
+    def table_csv(name: str) -> FileResponse:
+        """A published table as CSV (UTF-8 with BOM, opens in Excel with Cyrillic and Kazakh names)."""
+        path = output_root / "tables" / f"{name}.csv"
+        if name not in PUBLIC_TABLES or not path.exists():
+            raise HTTPException(404, f"no table {name[:60]!r}")
+        return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"{name}.csv")
 
     @app.get("/layers/{layer_id}/{date}/legend.json", name="legend")
     def legend(layer_id: LayerId, date: Date) -> dict[str, Any]:

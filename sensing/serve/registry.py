@@ -25,6 +25,8 @@ class Layer:
     aoi: str
     date: str
     cog: Path
+    item: Path | None
+    """The layer's STAC item, where the index names one inside the output root."""
     bounds: tuple[float, float, float, float]
     rescale: tuple[float, float] | None
     colormap_name: str | None
@@ -55,6 +57,7 @@ class LayerRegistry:
             cog = (self.root / entry["cog"]).resolve()
             if not cog.is_relative_to(self.root):
                 continue  # never serve anything outside the output tree
+            item = (self.root / entry["item"]).resolve() if entry.get("item") else None
             layer = Layer(
                 id=entry["id"],
                 product=entry["product"],
@@ -62,6 +65,7 @@ class LayerRegistry:
                 aoi=entry["aoi"],
                 date=entry["date"],
                 cog=cog,
+                item=item if item is not None and item.is_relative_to(self.root) else None,
                 bounds=tuple(entry["bounds"]),
                 rescale=tuple(entry["rescale"]) if entry.get("rescale") else None,
                 colormap_name=entry.get("colormap_name"),

@@ -108,7 +108,9 @@ def _read_options(layer: Layer) -> dict[str, Any]:
 def _styled(image: ImageData, layer: Layer, src: Reader) -> bytes:
     """PNG of ``image``: classes with the COG's colour table, indices rescaled onto the layer's ramp."""
     if layer.rescale is None:
-        return image.render(img_format="PNG", colormap=src.colormap)
+        # The catalogue's colours: a GeoTIFF colour table drops alpha, and some classes are see-through.
+        colours = {int(c["value"]): tuple(int(v) for v in c["color"]) for c in layer.legend}
+        return image.render(img_format="PNG", colormap=colours or src.colormap)  # type: ignore[arg-type]
     image = image.rescale(in_range=(layer.rescale,))
     return image.render(img_format="PNG", colormap=cmap.get(layer.colormap_name or "viridis"))
 

@@ -169,7 +169,7 @@ def test_tiles_revalidate_with_etags(server: tuple[str, Settings, list[dict]]) -
     layer_id = f"water-{settings.aoi.id}"
     date = layers[[e["id"] for e in layers].index(layer_id)]["date"]
     tilejson = httpx.get(f"{base}/layers/{layer_id}/{date}/WebMercatorQuad/tilejson.json").json()
-    url = tilejson["tiles"][0].format(z=tilejson["minzoom"], **_tile_at_centre(tilejson))
+    url = tilejson["tiles"][0].format(z=tilejson["minzoom"], **_tile_at(tilejson, tilejson["minzoom"]))
     first = httpx.get(url)
     assert first.status_code == 200 and "max-age" in first.headers["cache-control"]
     again = httpx.get(url, headers={"If-None-Match": first.headers["etag"]})
@@ -185,13 +185,12 @@ def test_tiles_revalidate_with_etags(server: tuple[str, Settings, list[dict]]) -
     assert kvp.status_code == 200 and kvp.content == first.content
 
 
-def _tile_at_centre(tilejson: dict) -> dict[str, int]:
+def _tile_at(tilejson: dict, zoom: int) -> dict[str, int]:
+    """The x and y of the tile at the centre of a TileJSON's bounds."""
     import morecantile
 
     west, south, east, north = tilejson["bounds"]
-    tile = morecantile.tms.get("WebMercatorQuad").tile(
-        (west + east) / 2, (south + north) / 2, tilejson["minzoom"]
-    )
+    tile = morecantile.tms.get("WebMercatorQuad").tile((west + east) / 2, (south + north) / 2, zoom)
     return {"x": tile.x, "y": tile.y}
 
 
@@ -319,3 +318,22 @@ def test_bad_getmap_requests_get_service_exceptions(
     response = httpx.get(f"{base}/wms", params={**good, **params})
     assert response.status_code == status
     assert f'code="{code}"' in response.text and str(settings.output_dir) not in response.text
+
+
+def test_see_through_classes_stay_transparent_in_tiles(server: tuple[str, Settings, list[dict]]) -> None:
+    """The change layer's "not water" class is transparent in the catalogue; a GeoTIFF colour table
+    cannot say so (it made these pixels opaque black before the tiles used the catalogue's colours)."""
+    import io
+
+    from PIL import Image
+
+    base, _, layers = server
+    entry = next(e for e in layers if e["product"] == "water-change")
+    tilejson = httpx.get(f"{base}/layers/{entry['id']}/{entry['date']}/WebMercatorQuad/tilejson.json").json()
+    url = tilejson["tiles"][0].format(
+        z=tilejson["maxzoom"] - 2, **_tile_at(tilejson, tilejson["maxzoom"] - 2)
+    )
+    rgba = np.asarray(Image.open(io.BytesIO(httpx.get(url).content)).convert("RGBA"))
+    transparent = rgba[..., 3] == 0
+    assert 0.05 < transparent.mean() < 0.95
+    assert not np.any(np.all(rgba == (0, 0, 0, 255), axis=-1))
