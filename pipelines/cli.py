@@ -325,8 +325,12 @@ def serve(
     config: ConfigOpt = DEFAULT_CONFIG,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="A web origin whose pages may call this server (repeat for several; * for any)."),
+    ] = None,
 ) -> None:
-    """Serve the published layers: viewer at /, GET /layers, TileJSON and XYZ tiles."""
+    """Serve the published layers: viewer at /, layers, TileJSON, XYZ tiles, WMTS, WMS, queries."""
     import uvicorn
 
     from sensing.serve.app import create_app
@@ -339,7 +343,7 @@ def serve(
         else {"layers": []}
     )
     console.print(f"{len(layers['layers'])} published layer(s) from {settings.output_dir}")
-    uvicorn.run(create_app(settings.output_dir), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings.output_dir, cors_origin or ()), host=host, port=port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 
 import morecantile
-import rasterio
 from fastapi import FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
+from rasterio.errors import RasterioIOError
 from rio_tiler.errors import TileOutsideBounds
-from rio_tiler.io import Reader
 
 from sensing import __version__
 from sensing.serve import render as rendering
@@ -68,10 +68,16 @@ def _cached(request: Request, etag: str, content: Callable[[], bytes], media_typ
     return Response(content(), media_type=media_type, headers=headers)
 
 
-def create_app(output_root: Path) -> FastAPI:
-    """The FastAPI application serving the layers published under ``output_root``."""
+def create_app(output_root: Path, cors_origins: Sequence[str] = ()) -> FastAPI:
+    """The FastAPI application serving the layers published under ``output_root``; browsers on
+    ``cors_origins`` (e.g. ``https://maps.example.kz``, or ``*``) may call it from their pages."""
     registry = LayerRegistry(output_root)
     app = FastAPI(title="sensing tiles", version=__version__, docs_url="/docs", redoc_url=None)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "If-None-Match"], expose_headers=["ETag"],
+        )  # fmt: skip
     app.add_middleware(  # JSON, XML and the viewer's files; images are compressed already
         GZipMiddleware,
         minimum_size=1024,
@@ -113,7 +119,7 @@ def create_app(output_root: Path) -> FastAPI:
         """TileJSON 3.0.0 of one layer and date."""
         layer = _layer(registry, layer_id, date)
         matrix_set = morecantile.tms.get(tms)
-        with rasterio.Env(**rendering.GDAL_ENV), Reader(str(layer.cog), tms=matrix_set) as src:
+        with rendering.open_cog(layer.cog, matrix_set) as src:
             minzoom, maxzoom = src.minzoom, src.maxzoom
         tiles = str(
             request.url_for(
@@ -202,7 +208,7 @@ def create_app(output_root: Path) -> FastAPI:
         return _kvp_tile(request, params)
 
     def _zoom_range(layer: Layer, tms: morecantile.TileMatrixSet) -> tuple[int, int]:
-        return rendering.zoom_range(layer.cog, tms.id)
+        return rendering.zoom_range(layer.cog, str(tms.id))
 
     def _kvp_tile(request: Request, params: dict[str, str]) -> Response:
         missing = [
@@ -274,6 +280,12 @@ def create_app(output_root: Path) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def viewer() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.exception_handler(RasterioIOError)
+    def unreadable(_: Request, exc: RasterioIOError) -> JSONResponse:
+        # A published file GDAL cannot open as a GeoTIFF (damaged, or not a GeoTIFF at all): say so
+        # without its path.
+        return JSONResponse({"detail": "the layer's file cannot be read"}, status_code=500)
 
     @app.exception_handler(TileOutsideBounds)
     def outside(_: Request, exc: TileOutsideBounds) -> JSONResponse:

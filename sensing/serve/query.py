@@ -10,18 +10,16 @@ import math
 from typing import Annotated, Any
 
 import numpy as np
-import rasterio
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi import Path as PathParam
 from pyproj import Geod
 from rasterio.warp import transform_bounds
 from rio_tiler.errors import PointOutsideBounds
-from rio_tiler.io import Reader
 from shapely.geometry import box, shape
 from shapely.validation import explain_validity
 
 from sensing.serve.registry import Layer, LayerRegistry
-from sensing.serve.render import GDAL_ENV
+from sensing.serve.render import open_cog
 from sensing.serve.wmts import group_layers
 
 __all__ = ["MAX_POLYGON_PIXELS", "query_router"]
@@ -35,7 +33,7 @@ Date = Annotated[str, PathParam(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 def _value(layer: Layer, lon: float, lat: float) -> float | int | None:
     """The layer's value at a point: a class as stored, or an index in physical units; None where no data."""
-    with rasterio.Env(**GDAL_ENV), Reader(str(layer.cog)) as src:
+    with open_cog(layer.cog) as src:
         point = src.point(lon, lat, unscale=layer.rescale is not None)
     if bool(np.ma.getmaskarray(point.array)[0]):
         return None
@@ -68,8 +66,9 @@ def _polygon(feature: dict[str, Any]) -> dict[str, Any]:
 
 def _statistics(layer: Layer, geometry: dict[str, Any]) -> dict[str, Any]:
     """Class areas (km2) or index statistics of the layer's pixels inside ``geometry`` at full resolution."""
-    with rasterio.Env(**GDAL_ENV), Reader(str(layer.cog)) as src:
-        res_x, res_y = src.dataset.res
+    with open_cog(layer.cog) as src:
+        assert src.transform is not None  # open_cog opened the dataset
+        res_x, res_y = abs(src.transform.a), abs(src.transform.e)
         crs = src.crs
         west, south, east, north = shape(geometry).bounds
         left, bottom, right, top = transform_bounds("EPSG:4326", crs, west, south, east, north)

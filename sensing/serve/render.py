@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -39,10 +40,22 @@ GDAL_ENV: dict[str, Any] = {
 }
 
 
+@contextlib.contextmanager
+def open_cog(cog: Path, tms: morecantile.TileMatrixSet | None = None) -> Iterator[Reader]:
+    """A published COG through rio-tiler, opened by GDAL's GTiff driver alone (a VRT or any other
+    format renamed .tif is refused, never followed), inside the server's GDAL settings."""
+    with (
+        rasterio.Env(**GDAL_ENV),
+        rasterio.open(cog, driver="GTiff") as dataset,
+        Reader(str(cog), dataset=dataset, tms=tms or morecantile.tms.get("WebMercatorQuad")) as src,
+    ):
+        yield src
+
+
 @functools.lru_cache(maxsize=4096)
 def zoom_range(cog: Path, tms_id: str) -> tuple[int, int]:
     """A COG's (minzoom, maxzoom) in a tile matrix set (published files never change in place)."""
-    with rasterio.Env(**GDAL_ENV), Reader(str(cog), tms=morecantile.tms.get(tms_id)) as src:
+    with open_cog(cog, morecantile.tms.get(tms_id)) as src:
         return src.minzoom, src.maxzoom
 
 
@@ -77,7 +90,7 @@ def legend_png(layer: Layer) -> bytes:
 
 def render_tile(layer: Layer, tms: morecantile.TileMatrixSet, x: int, y: int, z: int) -> bytes:
     """One PNG tile: class layers with their colour table, indices unscaled, rescaled and colour-mapped."""
-    with rasterio.Env(**GDAL_ENV), Reader(str(layer.cog), tms=tms) as src:
+    with open_cog(layer.cog, tms) as src:
         _check_tile(src, layer, x, y, z)
         image = src.tile(x, y, z, tilesize=TILE_SIZE, **_read_options(layer))
         return _styled(image, layer, src)
@@ -88,7 +101,7 @@ def render_map(
 ) -> Image.Image:
     """The layer over ``bbox`` (in ``crs``) as a ``width`` x ``height`` RGBA image (WMS GetMap);
     transparent where the layer has no data or does not reach."""
-    with rasterio.Env(**GDAL_ENV), Reader(str(layer.cog)) as src:
+    with open_cog(layer.cog) as src:
         try:
             image = src.part(
                 bbox, dst_crs=crs, bounds_crs=crs, width=width, height=height, **_read_options(layer)
@@ -124,7 +137,7 @@ def value_tile(layer: Layer, tms: morecantile.TileMatrixSet, x: int, y: int, z: 
     """One GeoTIFF tile of values, for analysis clients: classes as stored (255 no data), indices and
     backscatter in physical units as float32 (NaN no data); nearest resampling, so every value is one
     the layer holds."""
-    with rasterio.Env(**GDAL_ENV), Reader(str(layer.cog), tms=tms) as src:
+    with open_cog(layer.cog, tms) as src:
         _check_tile(src, layer, x, y, z)
         classes = layer.rescale is None
         image = src.tile(x, y, z, tilesize=TILE_SIZE, unscale=not classes, resampling_method="nearest")
