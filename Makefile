@@ -31,6 +31,12 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
+## Benchmarks (not part of `make test`): JSON in bench/results/. The tile benchmark drives wrk (Debian).
+bench: $(VENV)/.installed
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) bench/water_body_date.py
+	$(PY) bench/tiles.py
+
 ## Re-resolve the lock file from pyproject.toml (needs the package index).
 lock:
 	rm -rf build/lockenv && python3.11 -m venv build/lockenv

@@ -24,6 +24,7 @@ from rio_tiler.errors import TileOutsideBounds
 from sensing import __version__
 from sensing.serve import render as rendering
 from sensing.serve import wms
+from sensing.serve.cache import TileCache
 from sensing.serve.query import query_router
 from sensing.serve.registry import Layer, LayerRegistry
 from sensing.serve.series import series_router
@@ -60,18 +61,23 @@ def _etag(layer: Layer, *parts: object) -> str:
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
 
-def _cached(request: Request, etag: str, content: Callable[[], bytes], media_type: str) -> Response:
-    """``content`` with its ETag, or 304 Not Modified when the client holds it already."""
+def _cached(
+    request: Request, cache: TileCache, etag: str, content: Callable[[], bytes], media_type: str
+) -> Response:
+    """``content`` with its ETag (rendered once, then from ``cache``), or 304 Not Modified when the
+    client holds it already."""
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return Response(content(), media_type=media_type, headers=headers)
+    return Response(cache.get_or_render(etag, content), media_type=media_type, headers=headers)
 
 
-def create_app(output_root: Path, cors_origins: Sequence[str] = ()) -> FastAPI:
+def create_app(output_root: Path, cors_origins: Sequence[str] = (), tile_cache_mb: int = 256) -> FastAPI:
     """The FastAPI application serving the layers published under ``output_root``; browsers on
-    ``cors_origins`` (e.g. ``https://maps.example.kz``, or ``*``) may call it from their pages."""
+    ``cors_origins`` (e.g. ``https://maps.example.kz``, or ``*``) may call it from their pages;
+    rendered tiles and legends are kept in a ``tile_cache_mb`` MB memory cache."""
     registry = LayerRegistry(output_root)
+    cache = TileCache(tile_cache_mb * 2**20)
     app = FastAPI(title="sensing tiles", version=__version__, docs_url="/docs", redoc_url=None)
     if cors_origins:
         app.add_middleware(
@@ -156,7 +162,11 @@ def create_app(output_root: Path, cors_origins: Sequence[str] = ()) -> FastAPI:
         matrix_set = morecantile.tms.get(tms)
         draw, media_type = rendering.TILE_FORMATS[fmt]
         return _cached(
-            request, _etag(layer, tms, z, x, y, fmt), lambda: draw(layer, matrix_set, x, y, z), media_type
+            request,
+            cache,
+            _etag(layer, tms, z, x, y, fmt),
+            lambda: draw(layer, matrix_set, x, y, z),
+            media_type,
         )
 
     @app.get("/wms", name="wms")
@@ -242,7 +252,9 @@ def create_app(output_root: Path, cors_origins: Sequence[str] = ()) -> FastAPI:
     def legend_png(request: Request, layer_id: LayerId, date: Date) -> Response:
         """The legend as an image (what GIS clients show from the WMTS LegendURL)."""
         layer = _layer(registry, layer_id, date)
-        return _cached(request, _etag(layer, "legend"), lambda: rendering.legend_png(layer), "image/png")
+        return _cached(
+            request, cache, _etag(layer, "legend"), lambda: rendering.legend_png(layer), "image/png"
+        )
 
     @app.get("/layers/{layer_id}/{date}/cog.tif", name="download_cog")
     def download_cog(layer_id: LayerId, date: Date) -> FileResponse:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -14,7 +16,7 @@ import numpy as np
 import rasterio
 from PIL import Image, ImageDraw
 from rasterio.crs import CRS
-from rasterio.io import MemoryFile
+from rasterio.io import DatasetReader, MemoryFile
 from rio_tiler.colormap import cmap
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
@@ -34,6 +36,9 @@ __all__ = [
 ]
 
 TILE_SIZE = 256
+OPEN_PER_THREAD = 32
+"""Open COG handles kept per server thread (rasterio datasets are not shared between threads)."""
+_THREAD = threading.local()
 GDAL_ENV: dict[str, Any] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # never list folders looking for sidecar files
     "GDAL_CACHEMAX": 256,  # MB of block cache shared by all requests
@@ -44,12 +49,29 @@ GDAL_ENV: dict[str, Any] = {
 def open_cog(cog: Path, tms: morecantile.TileMatrixSet | None = None) -> Iterator[Reader]:
     """A published COG through rio-tiler, opened by GDAL's GTiff driver alone (a VRT or any other
     format renamed .tif is refused, never followed), inside the server's GDAL settings."""
-    with (
-        rasterio.Env(**GDAL_ENV),
-        rasterio.open(cog, driver="GTiff") as dataset,
-        Reader(str(cog), dataset=dataset, tms=tms or morecantile.tms.get("WebMercatorQuad")) as src,
-    ):
-        yield src
+    with rasterio.Env(**GDAL_ENV):
+        dataset = _dataset(cog)
+        with Reader(str(cog), dataset=dataset, tms=tms or morecantile.tms.get("WebMercatorQuad")) as src:
+            yield src
+
+
+def _dataset(cog: Path) -> DatasetReader:
+    """This thread's open handle of a published COG, kept between requests (its header is parsed
+    once), reopened when the file changes; at most :data:`OPEN_PER_THREAD` per thread."""
+    stat = cog.stat()
+    key = (str(cog), stat.st_mtime_ns, stat.st_size)
+    handles: OrderedDict[tuple[str, int, int], DatasetReader] = _THREAD.__dict__.setdefault(
+        "handles", OrderedDict()
+    )
+    dataset = handles.get(key)
+    if dataset is not None:
+        handles.move_to_end(key)
+        return dataset
+    dataset = rasterio.open(cog, driver="GTiff")
+    handles[key] = dataset
+    while len(handles) > OPEN_PER_THREAD:
+        handles.popitem(last=False)[1].close()
+    return dataset
 
 
 @functools.lru_cache(maxsize=4096)
