@@ -317,6 +317,16 @@ class NightlyConfig(_Model):
     )
 
 
+class PublishConfig(_Model):
+    """What the catalogue keeps."""
+
+    keep_superseded: int | None = Field(
+        default=None, ge=0,
+        description="Superseded versions kept per layer and date after reprocessing (newest first); "
+        "none: keep every version.",
+    )  # fmt: skip
+
+
 class DemoConfig(_Model):
     """Parameters of the generated demo archive."""
 
@@ -358,6 +368,7 @@ class Settings(_Model):
     dask: DaskConfig = DaskConfig()
     nightly: NightlyConfig = NightlyConfig()
     alerts: AlertConfig = AlertConfig()
+    publish: PublishConfig = PublishConfig()
     demo: DemoConfig | None = None
 
     @field_validator("products")

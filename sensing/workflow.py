@@ -37,6 +37,7 @@ from sensing.products import FLOOD_PRODUCTS, ProductSpec, change_product, produc
 from sensing.publish.cog import translate_to_cog, write_cogs
 from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.locks import file_lock
+from sensing.publish.retention import prune_superseded
 from sensing.publish.stac import LayerMetadata, build_item, read_items, write_collections, write_item
 from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import KEY, read_water_areas, upsert_frame, upsert_water_areas, write_frame
@@ -247,6 +248,8 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
             old = pd.read_parquet(layout.alerts) if layout.alerts.exists() else pd.DataFrame()
             upsert_frame(layout.alerts, old, alert_rows(alerts, dt.datetime.now(dt.UTC)), ALERT_KEY)
         write_layer_index(layout, specs)
+        if settings.publish.keep_superseded is not None:
+            prune_superseded(layout, settings.published_products, settings.publish.keep_superseded)
     return alerts
 
 

@@ -109,3 +109,21 @@ def test_a_writer_killed_between_steps_leaves_a_consistent_catalog(
     layout = OutputLayout(root)
     validate_cog(layout.layer("water", "kapchagay-dam", DAY, old.version_key()))  # still addressable
     validate_cog(layout.layer("water", "kapchagay-dam", DAY, new.version_key()))
+
+
+@pytest.mark.parametrize("keep", [None, 0, 1])
+def test_superseded_versions_are_kept_as_configured(demo_copy: Path, keep: int | None) -> None:
+    config = demo_copy / "config.yaml"
+    versions = []
+    for threshold in (0.0, 0.05, 0.1):  # three algorithm configurations: three versions of the day
+        doc = yaml.safe_load(config.read_text())
+        doc["water"]["fixed_threshold"] = threshold
+        doc["publish"] = {"keep_superseded": keep}
+        config.write_text(yaml.safe_dump(doc))
+        assert _publish(config) == 0
+        versions.append(load_settings(config).version_key())
+    layout = OutputLayout(load_settings(config).output_dir)
+    present = [v for v in versions if layout.layer("water", "kapchagay-dam", DAY, v).exists()]
+    expected = {None: versions, 0: versions[2:], 1: versions[1:]}[keep]
+    assert present == expected
+    assert _consistent(layout.root)["version"] == versions[-1]
