@@ -201,6 +201,7 @@ def create_app(output_root: Path, cors_origins: Sequence[str] = (), tile_cache_m
         image.save(buffer, format=wms.MAP_FORMATS[query.format])
         return Response(buffer.getvalue(), media_type=query.format, headers={"Cache-Control": CACHE_CONTROL})
 
+    @app.get("/wmts/1.0.0/WMTSCapabilities.xml", name="wmts_rest")
     @app.get("/wmts", name="wmts")
     def wmts(request: Request) -> Response:
         """OGC WMTS: GetCapabilities (every layer, its dates as the Time dimension, its legend) and

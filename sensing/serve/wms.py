@@ -15,6 +15,7 @@ from pyproj import CRS as ProjCRS
 from pyproj.exceptions import CRSError
 from rasterio.crs import CRS
 
+from sensing.serve.ogcxml import serialise
 from sensing.serve.wmts import LayerDates
 
 __all__ = [
@@ -74,8 +75,6 @@ def _online(parent: ET.Element, href: str) -> None:
 
 def capabilities(layers: dict[str, LayerDates], base_url: str) -> bytes:
     """The WMS 1.3.0 GetCapabilities document."""
-    for prefix, uri in NS.items():
-        ET.register_namespace(prefix, uri)
     root = ET.Element(f"{{{NS['']}}}WMS_Capabilities", {"version": "1.3.0"})
     service = _el(root, "Service")
     _el(service, "Name", "WMS")
@@ -110,8 +109,7 @@ def capabilities(layers: dict[str, LayerDates], base_url: str) -> bytes:
         legend = _el(style, "LegendURL")
         _el(legend, "Format", "image/png")
         _online(legend, f"{base_url}/layers/{layer_id}/{layer.date}/legend.png")
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return serialise(root, NS)
 
 
 def _union(boxes: Iterable[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:

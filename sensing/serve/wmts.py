@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import morecantile
 
+from sensing.serve.ogcxml import serialise
 from sensing.serve.registry import Layer
 
 __all__ = ["WMTS_FORMAT", "LayerDates", "capabilities", "group_layers"]
@@ -27,8 +28,6 @@ WELL_KNOWN_SCALE_SETS = {
     "WebMercatorQuad": "urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible",
     "WGS1984Quad": "urn:ogc:def:wkss:OGC:1.0:GoogleCRS84Quad",
 }
-for prefix, uri in NS.items():
-    ET.register_namespace(prefix, uri)
 
 
 @dataclass(frozen=True)
@@ -127,8 +126,7 @@ def capabilities(
     for tms in sets:
         _tile_matrix_set(contents, tms, deepest[tms.id])
     _el(root, "ServiceMetadataURL", xlink_href=f"{base_url}/wmts")
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return serialise(root, NS)
 
 
 def _tile_matrix_set(contents: ET.Element, tms: morecantile.TileMatrixSet, maxzoom: int) -> None:

@@ -337,3 +337,16 @@ def test_see_through_classes_stay_transparent_in_tiles(server: tuple[str, Settin
     transparent = rgba[..., 3] == 0
     assert 0.05 < transparent.mean() < 0.95
     assert not np.any(np.all(rgba == (0, 0, 0, 255), axis=-1))
+
+
+def test_capabilities_keep_their_default_namespace_whichever_is_asked_first(
+    server: tuple[str, Settings, list[dict]],
+) -> None:
+    """ElementTree's namespace registry is global: WMS capabilities once re-registered the default
+    namespace, after which the WMTS document came out as <ns0:Capabilities>, which QGIS refuses."""
+    base, _, _ = server
+    for _ in range(2):
+        wms = httpx.get(f"{base}/wms", params={"REQUEST": "GetCapabilities"}).text
+        wmts = httpx.get(f"{base}/wmts").text
+        assert "<WMS_Capabilities " in wms and "ns0:" not in wms
+        assert "<Capabilities " in wmts and "ns0:" not in wmts
