@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, settings_or_exit
+from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
 from pipelines.cli_series import change, exclude, flood, gauges_app
 from pipelines.cli_waterbodies import waterbodies_app
 from pipelines.environment import configure_prefect
@@ -344,6 +344,33 @@ def serve(
     )
     console.print(f"{len(layers['layers'])} published layer(s) from {settings.output_dir}")
     uvicorn.run(create_app(settings.output_dir, cors_origin or ()), host=host, port=port, log_level="warning")
+
+
+@app.command("export-tiles")
+def export_tiles_command(
+    layer: Annotated[str, typer.Argument(help="Layer id, as in GET /layers (e.g. water-kapchagay-dam).")],
+    date: Annotated[str, typer.Argument(help="Date of the layer (YYYY-MM-DD).")],
+    out: Annotated[Path, typer.Option(help="Archive to write: FILE.pmtiles or FILE.mbtiles.")],
+    minzoom: Annotated[int | None, typer.Option(help="Lowest zoom (default: the layer's own).")] = None,
+    maxzoom: Annotated[
+        int | None, typer.Option(help="Highest zoom (default: the layer's native one).")
+    ] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Export a published layer's tiles (WebMercatorQuad PNG, as served) to a PMTiles or MBTiles
+    archive for static hosting."""
+    from sensing.serve.export import export_tiles
+    from sensing.serve.registry import LayerRegistry
+
+    settings = settings_or_exit(config)
+    found = LayerRegistry(settings.output_dir).get(layer, date)
+    if found is None:
+        raise fail(ValueError(f"no published layer {layer!r} on {date} (see GET /layers)"))
+    try:
+        count = export_tiles(found, out, minzoom, maxzoom)
+    except SensingError as exc:
+        raise fail(exc) from exc
+    console.print(f"{count} tiles written to {out}")
 
 
 if __name__ == "__main__":

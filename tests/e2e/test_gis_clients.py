@@ -350,3 +350,50 @@ def test_capabilities_keep_their_default_namespace_whichever_is_asked_first(
         wmts = httpx.get(f"{base}/wmts").text
         assert "<WMS_Capabilities " in wms and "ns0:" not in wms
         assert "<Capabilities " in wmts and "ns0:" not in wmts
+
+
+@pytest.mark.parametrize("suffix", [".mbtiles", ".pmtiles"])
+def test_a_layer_exported_as_a_tile_archive_holds_the_served_tiles(
+    server: tuple[str, Settings, list[dict]], tmp_path: Path, suffix: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    base, settings, layers = server
+    entry = min((e for e in layers if e["product"] == "water"), key=lambda e: e["date"])
+    out = tmp_path / f"water{suffix}"
+    result = CliRunner().invoke(
+        app, ["export-tiles", entry["id"], entry["date"], "--out", str(out), "--config",
+              str(settings.data_dir.parent / "config.yaml")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = int(result.output.split()[0])
+    tilejson = httpx.get(f"{base}/layers/{entry['id']}/{entry['date']}/WebMercatorQuad/tilejson.json").json()
+    z = tilejson["maxzoom"]
+    centre = _tile_at(tilejson, z)
+    served = httpx.get(tilejson["tiles"][0].format(z=z, **centre)).content
+    if suffix == ".mbtiles":
+        with rasterio.open(out) as ds:  # GDAL's MBTiles driver, as QGIS opens it
+            assert ds.driver == "MBTiles" and ds.count == 4
+            assert {0, 1} <= _assert_classes_match(ds, _centre(ds, 256), settings.output_dir / entry["cog"])
+        import sqlite3
+
+        with sqlite3.connect(out) as db:
+            row = db.execute(
+                "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
+                (z, centre["x"], 2**z - 1 - centre["y"]),
+            ).fetchone()
+            assert db.execute("SELECT count(*) FROM tiles").fetchone()[0] == written
+    else:
+        from pmtiles.reader import MmapSource, Reader, all_tiles
+
+        with out.open("rb") as fh:
+            reader = Reader(MmapSource(fh))
+            assert reader.header()["max_zoom"] == z
+            row = (reader.get(z, centre["x"], centre["y"]),)
+            assert sum(1 for _ in all_tiles(reader.get_bytes)) == written
+    assert row is not None and row[0] == served
+    bad = CliRunner().invoke(app, ["export-tiles", entry["id"], entry["date"], "--out", str(tmp_path / "x.zip"),
+                                   "--config", str(settings.data_dir.parent / "config.yaml")])  # fmt: skip
+    assert bad.exit_code == 2 and "must end with .pmtiles or .mbtiles" in bad.output
