@@ -28,6 +28,7 @@ from sensing.serve.cache import TileCache
 from sensing.serve.query import query_router
 from sensing.serve.registry import Layer, LayerRegistry
 from sensing.serve.series import series_router
+from sensing.serve.stac_api import stac_router
 from sensing.serve.wmts import WMTS_FORMAT, capabilities, group_layers
 
 __all__ = ["TILE_MATRIX_SETS", "create_app"]
@@ -92,6 +93,7 @@ def create_app(output_root: Path, cors_origins: Sequence[str] = (), tile_cache_m
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(series_router(output_root))
     app.include_router(query_router(registry))
+    app.include_router(stac_router(output_root))
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
