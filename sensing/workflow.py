@@ -437,7 +437,9 @@ def publish_change(
 
 def _publish_water_bodies(layout: OutputLayout, bodies: list[WaterBody]) -> None:
     """Upsert the monitored water bodies (names, type, region, basin, nominal area) into their table
-    and, when it changed, rewrite their nominal outlines as vectors."""
+    and, when it changed, rewrite their nominal outlines as vectors. An AOI without any: nothing."""
+    if not bodies:
+        return
     old = pd.read_parquet(layout.water_bodies) if layout.water_bodies.exists() else pd.DataFrame()
     frame = water_body_frame(bodies)
     outlines = layout.water_body_outlines

@@ -140,8 +140,11 @@ def _aligned_chunks(chunks: tuple[float, ...]) -> tuple[int, ...]:
 def translate_to_cog(src: Path, dst: Path, spec: CogSpec) -> Path:
     """Build a DEFLATE COG (predictor, 512 px tiles, overviews) from ``src`` and publish it atomically.
 
-    Scale, offset and band description are carried over from ``src``.
+    Scale, offset and band description are carried over from ``src``, with band statistics (GDAL's
+    ``STATISTICS_*`` items over the valid pixels, in stored units) that GIS clients use for their
+    default stretch; ``src`` (a scratch file) receives them first.
     """
+    _add_statistics(src)
     profile = cog_profiles.get("deflate")
     profile.update(blockxsize=BLOCK, blockysize=BLOCK, predictor=2 if spec.dtype != "float32" else 3)
     with atomic_path(dst) as tmp, warnings.catch_warnings():
@@ -162,6 +165,29 @@ def translate_to_cog(src: Path, dst: Path, spec: CogSpec) -> Path:
         )
         validate_cog(tmp)
     return dst
+
+
+def _add_statistics(path: Path) -> None:
+    """Minimum, maximum, mean, standard deviation and valid percent of each band, block by block."""
+    with rasterio.open(path, "r+") as ds:
+        for band in ds.indexes:
+            count, total, squares = 0, 0.0, 0.0
+            low, high = np.inf, -np.inf
+            for _, window in ds.block_windows(band):
+                values = ds.read(band, window=window, masked=True).compressed().astype("float64")
+                if values.size:
+                    count += values.size
+                    total += float(values.sum())
+                    squares += float(np.square(values).sum())
+                    low, high = min(low, float(values.min())), max(high, float(values.max()))
+            if count == 0:
+                continue
+            mean = total / count
+            ds.update_tags(
+                band, STATISTICS_MINIMUM=repr(low), STATISTICS_MAXIMUM=repr(high), STATISTICS_MEAN=repr(mean),
+                STATISTICS_STDDEV=repr(max(squares / count - mean * mean, 0.0) ** 0.5),
+                STATISTICS_VALID_PERCENT=repr(round(100.0 * count / (ds.width * ds.height), 4)),
+            )  # fmt: skip
 
 
 def validate_cog(path: Path) -> None:

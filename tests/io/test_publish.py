@@ -63,6 +63,17 @@ def test_write_cogs_streams_dask_blocks_into_valid_cogs(tmp_path: Path) -> None:
             assert ds.overviews(1) == [2, 4]
     with rasterio.open(paths[1]) as ds:
         assert ds.scales == (1e-4,) and ds.descriptions == ("NDWI",)
+        stats = ds.tags(1)  # what QGIS reads for its default stretch
+        assert float(stats["STATISTICS_MINIMUM"]) == stored.min()
+        assert float(stats["STATISTICS_MAXIMUM"]) == stored.max()
+        assert float(stats["STATISTICS_MEAN"]) == pytest.approx(stored.mean(), rel=1e-9)
+        assert float(stats["STATISTICS_STDDEV"]) == pytest.approx(stored.std(), rel=1e-6)
+    with rasterio.open(paths[0]) as ds:  # class 255 is no data: the statistics leave it out
+        valid = classes[classes != 255]
+        assert float(ds.tags(1)["STATISTICS_MAXIMUM"]) == 3
+        assert float(ds.tags(1)["STATISTICS_VALID_PERCENT"]) == pytest.approx(
+            100 * valid.size / classes.size, abs=1e-3
+        )
     with rasterio.open(paths[0]) as ds:
         assert ds.colormap(1)[1] == (23, 96, 200, 255)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ndwi.tif", "water.tif"]
@@ -85,3 +96,14 @@ def test_table_upsert_is_idempotent(tmp_path: Path) -> None:
         ["a", "2022-06-02", 9.0],
         ["b", "2022-06-01", 2.0],
     ]
+
+
+def test_a_run_over_an_aoi_without_water_bodies_publishes_no_water_body_table(tmp_path: Path) -> None:
+    """An analyst's AOI far from every registered water body (e.g. an Alpine test scene) on a fresh
+    output folder: the run once failed with KeyError 'id' on the empty water-body table."""
+    from sensing.publish.layout import OutputLayout
+    from sensing.workflow import _publish_water_bodies
+
+    layout = OutputLayout(tmp_path)
+    _publish_water_bodies(layout, [])
+    assert not layout.water_bodies.exists()
