@@ -78,6 +78,7 @@ def test_charts_draw_and_a_click_gives_the_pixels_series(viewer: tuple) -> None:
     page, _, errors, _ = viewer
     page.wait_for_function("document.querySelectorAll('#chart circle').length > 0", timeout=15_000)
     assert page.locator("#chart circle").count() >= 10
+    assert page.locator("#chart rect.observed").count() >= 1  # cloudy dates: seen area below the filled one
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.5)
     page.wait_for_function("document.querySelectorAll('#pixel-chart circle').length > 0", timeout=15_000)

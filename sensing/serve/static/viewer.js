@@ -3,17 +3,17 @@
 (function () {
   "use strict";
   const TEXT = {
-    en: { title: "Water monitoring", layer: "Layer", date: "Date", opacity: "Opacity", download: "Download",
+    en: { key: "● area (gap-filled; bars: bounds) · ○ not usable · ▪ seen before filling · red ring: alert", title: "Water monitoring", layer: "Layer", date: "Date", opacity: "Opacity", download: "Download",
       loading: "Loading layers…", pixel: "Pixel through time", series: "Water area through time",
       body: "Water body", none: "No published layers yet: run the nightly flow.", click: "Click the map for a pixel's values.",
       observations: (n, u, a) => `${n} observations, ${u} usable; ${a} alert(s).`, noObs: "No observations yet.",
       value: "value", outside: "Outside the layer.", notSeen: "not seen" },
-    ru: { title: "Мониторинг водных объектов", layer: "Слой", date: "Дата", opacity: "Прозрачность",
+    ru: { key: "● площадь (с заполнением; отрезки: границы) · ○ непригодно · ▪ видимая часть · красное кольцо: оповещение", title: "Мониторинг водных объектов", layer: "Слой", date: "Дата", opacity: "Прозрачность",
       download: "Скачать", loading: "Загрузка слоёв…", pixel: "Пиксель во времени", series: "Площадь воды во времени",
       body: "Водный объект", none: "Слоёв пока нет: запустите ночной расчёт.", click: "Щёлкните по карте, чтобы увидеть значения пикселя.",
       observations: (n, u, a) => `${n} наблюдений, ${u} пригодных; оповещений: ${a}.`, noObs: "Наблюдений пока нет.",
       value: "значение", outside: "Вне слоя.", notSeen: "не видно" },
-    kk: { title: "Су нысандарының мониторингі", layer: "Қабат", date: "Күні", opacity: "Мөлдірлік",
+    kk: { key: "● аудан (толтырылған; сызықтар: шектер) · ○ жарамсыз · ▪ толтыруға дейін көрінгені · қызыл сақина: ескерту", title: "Су нысандарының мониторингі", layer: "Қабат", date: "Күні", opacity: "Мөлдірлік",
       download: "Жүктеу", loading: "Қабаттар жүктелуде…", pixel: "Пиксель уақыт бойынша", series: "Су ауданы уақыт бойынша",
       body: "Су нысаны", none: "Қабаттар әлі жоқ: түнгі есептеуді іске қосыңыз.", click: "Пиксель мәндерін көру үшін картаны басыңыз.",
       observations: (n, u, a) => `${n} бақылау, ${u} жарамды; ескертулер: ${a}.`, noObs: "Бақылаулар әлі жоқ.",
@@ -185,6 +185,10 @@
     for (const o of obs) {
       if (o.filled_low_km2 !== null && o.filled_high_km2 !== null && o.filled_high_km2 > o.filled_low_km2) {
         chart.append(svg("line", { x1: x(o.date), x2: x(o.date), y1: y(o.filled_low_km2), y2: y(o.filled_high_km2), class: "bounds" }));
+      }
+      if (o.filled_km2 !== null && Math.abs(o.filled_km2 - o.water_km2) > 1e-6) {
+        // What was seen before gap filling: the measured (partly hidden) area.
+        chart.append(svg("rect", { x: x(o.date) - 1.5, y: y(o.water_km2) - 1.5, width: 3, height: 3, class: "observed" }));
       }
       const dot = svg("circle", { cx: x(o.date), cy: y(area(o)), r: 2.5, class: o.usable ? "usable" : "unusable" });
       dot.append(svg("title", {}, `${o.date} ${o.sensor}: ${area(o).toFixed(2)} km² (${o.quality}${o.excluded ? ", excluded" : ""})`));
