@@ -128,12 +128,13 @@ def stac_router(output_root: Path) -> APIRouter:
         bbox = params.get("bbox")
         if bbox is not None and (len(bbox) != 4 or bbox[0] > bbox[2] or bbox[1] > bbox[3]):
             raise HTTPException(400, "bbox: west,south,east,north in degrees")
-        wanted = params.get("collections") or collection_ids()
+        published = collection_ids()
+        wanted = [cid for cid in params.get("collections") or published if cid in published]
         ids = set(params["ids"]) if params.get("ids") else None
         interval = _interval(params.get("datetime"))
         matched = [
             item
-            for cid in wanted if cid in collection_ids()
+            for cid in wanted
             for item in read_items(layout, cid)
             if _matches(item, bbox, interval, ids)
         ]  # fmt: skip
