@@ -15,7 +15,7 @@ from referencing.jsonschema import DRAFT7
 
 from sensing.errors import FatalError
 
-__all__ = ["StacValidationError", "validate_stac"]
+__all__ = ["StacValidationError", "schema_files", "validate_stac"]
 
 VENDORED = Path(__file__).with_name("stac_schemas")
 CORE_URI = "https://schemas.stacspec.org/v{version}/{spec}/json-schema/{name}"
@@ -32,19 +32,28 @@ def _resource(doc: dict[str, Any]) -> Resource[Any]:
 
 
 @cache
-def _registry() -> Registry[Any]:
-    """Every schema a published document may reference, keyed by the URIs used to reach it."""
-    resources: list[tuple[str, Resource[Any]]] = []
+def schema_files() -> dict[str, Path]:
+    """Every schema a published document may reference: the URI used to reach it -> its local file
+    (core and GeoJSON schemas shipped with pystac, PROJJSON with pyproj, extensions vendored here).
+    Also the schema map that lets stac-validator run offline."""
+    files: dict[str, Path] = {}
     pystac_schemas = Path(pystac.__file__).parent / "validation" / "jsonschemas"
     for path in (pystac_schemas / "stac-spec").glob("v*/*.json"):
         version = path.parent.name.lstrip("v")
-        uri = CORE_URI.format(version=version, spec=CORE_SPEC.get(path.name, "item-spec"), name=path.name)
-        resources.append((uri, _resource(json.loads(path.read_text()))))
+        files[
+            CORE_URI.format(version=version, spec=CORE_SPEC.get(path.name, "item-spec"), name=path.name)
+        ] = path
     extra = [*(pystac_schemas / "geojson").glob("*.json"), *VENDORED.glob("*.json")]
     extra.append(Path(pyproj.datadir.get_data_dir()) / "projjson.schema.json")
     for path in extra:
-        doc = json.loads(path.read_text())
-        resources.append((doc["$id"].rstrip("#"), _resource(doc)))
+        files[json.loads(path.read_text())["$id"].rstrip("#")] = path
+    return files
+
+
+@cache
+def _registry() -> Registry[Any]:
+    """The schemas of :func:`schema_files`, keyed by their URIs."""
+    resources = [(uri, _resource(json.loads(path.read_text()))) for uri, path in schema_files().items()]
     return Registry().with_resources(resources)
 
 

@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pyproj import Transformer
 from rio_cogeo.cogeo import cog_validate
+from stac_validator.validate import StacValidate
 
 from sensing.config import Settings
 from sensing.products import CHANGE_CLASSES, WATER_CLASSES
-from sensing.publish.stac_validation import validate_stac
+from sensing.publish.stac_validation import schema_files, validate_stac
 from sensing.serve.app import create_app
 
 pytestmark = pytest.mark.slow
@@ -115,6 +116,35 @@ def test_stac_catalog_validates_offline(nightly_run: tuple[Settings, dict]) -> N
             asset = path.parent / doc["assets"]["data"]["href"]
             assert asset.exists() and asset.stat().st_size == doc["assets"]["data"]["file:size"]
     assert kinds == {"Catalog": 1, "Collection": 8, "Feature": 47}
+
+
+def _stac_validator(path: Path) -> dict:
+    """stac-validator's verdict on one document, every schema read from its local copy."""
+    schema_map = {uri: str(file) for uri, file in schema_files().items()}
+    validator = StacValidate(str(path), schema_map=schema_map)
+    validator.run()
+    return validator.message[-1]
+
+
+def test_stac_validator_passes_every_published_document_offline(
+    nightly_run: tuple[Settings, dict], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """stac-validator itself (not only the project's own check), with every download made to fail."""
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    settings, _ = nightly_run
+    docs = sorted((settings.output_dir / "stac").rglob("*.json"))
+    verdicts = {str(path): _stac_validator(path) for path in docs}
+    invalid = {path: v.get("error_message") for path, v in verdicts.items() if not v["valid_stac"]}
+    assert not invalid and len(verdicts) == 56
+    item = next(path for path in docs if path.parent.name.isdigit())
+    broken = json.loads(item.read_text())
+    broken["properties"]["proj:code"] = 32643  # must be a string such as "EPSG:32643"
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    verdict = _stac_validator(tmp_path / "broken.json")
+    assert not verdict["valid_stac"] and "proj:code" in verdict["error_message"]
 
 
 def test_yearly_occurrence_agrees_with_the_truth(nightly_run: tuple[Settings, dict]) -> None:
