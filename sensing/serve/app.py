@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import morecantile
 from fastapi import FastAPI, HTTPException, Request
 from fastapi import Path as PathParam
@@ -39,6 +41,8 @@ PUBLIC_TABLES = ("water_areas", "water_bodies", "alerts", "floods", "water_chang
 """Tables downloadable as CSV (by name from this list, never a path)."""
 CACHE_CONTROL = "public, max-age=3600"
 """Clients revalidate hourly (a reprocessed date replaces a layer's file; the ETag tells)."""
+RENDERERS = anyio.CapacityLimiter(os.cpu_count() or 1)
+"""Tiles and legends rendered at once, process-wide: rendering is CPU-bound."""
 
 LayerId = Annotated[str, PathParam(pattern=r"^[a-z0-9-]{1,100}$")]
 Date = Annotated[str, PathParam(pattern=r"^\d{4}-\d{2}-\d{2}$")]
@@ -62,21 +66,30 @@ def _etag(layer: Layer, *parts: object) -> str:
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
 
-def _cached(
+async def _cached(
     request: Request, cache: TileCache, etag: str, content: Callable[[], bytes], media_type: str
 ) -> Response:
-    """``content`` with its ETag (rendered once, then from ``cache``), or 304 Not Modified when the
-    client holds it already."""
+    """``content`` with its ETag, or 304 Not Modified when the client holds it already. A cached
+    image is answered from the event loop at once; rendering runs in a worker thread, at most one
+    per CPU at a time (more would only share the CPUs and lengthen every render)."""
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return Response(cache.get_or_render(etag, content), media_type=media_type, headers=headers)
+    body = cache.get(etag)
+    if body is None:
+        body = await anyio.to_thread.run_sync(content, limiter=RENDERERS)
+        cache.put(etag, body)
+    return Response(body, media_type=media_type, headers=headers)
 
 
-def create_app(output_root: Path, cors_origins: Sequence[str] = (), tile_cache_mb: int = 256) -> FastAPI:
+def create_app(
+    output_root: Path, cors_origins: Sequence[str] = (), tile_cache_mb: int = 256, block_cache_mb: int = 256
+) -> FastAPI:
     """The FastAPI application serving the layers published under ``output_root``; browsers on
     ``cors_origins`` (e.g. ``https://maps.example.kz``, or ``*``) may call it from their pages;
-    rendered tiles and legends are kept in a ``tile_cache_mb`` MB memory cache."""
+    rendered tiles and legends are kept in a ``tile_cache_mb`` MB memory cache, decoded COG blocks
+    in GDAL's ``block_cache_mb`` MB cache."""
+    rendering.set_block_cache(block_cache_mb)
     registry = LayerRegistry(output_root)
     cache = TileCache(tile_cache_mb * 2**20)
     app = FastAPI(title="sensing tiles", version=__version__, docs_url="/docs", redoc_url=None)
@@ -148,7 +161,7 @@ def create_app(output_root: Path, cors_origins: Sequence[str] = (), tile_cache_m
         }
 
     @app.get("/layers/{layer_id}/{date}/tiles/{tms}/{z}/{x}/{y}.{fmt}", name="tile")
-    def tile(
+    async def tile(
         request: Request,
         layer_id: LayerId,
         date: Date,
@@ -163,7 +176,7 @@ def create_app(output_root: Path, cors_origins: Sequence[str] = (), tile_cache_m
         layer = _layer(registry, layer_id, date)
         matrix_set = morecantile.tms.get(tms)
         draw, media_type = rendering.TILE_FORMATS[fmt]
-        return _cached(
+        return await _cached(
             request,
             cache,
             _etag(layer, tms, z, x, y, fmt),
@@ -205,7 +218,7 @@ def create_app(output_root: Path, cors_origins: Sequence[str] = (), tile_cache_m
 
     @app.get("/wmts/1.0.0/WMTSCapabilities.xml", name="wmts_rest")
     @app.get("/wmts", name="wmts")
-    def wmts(request: Request) -> Response:
+    async def wmts(request: Request) -> Response:
         """OGC WMTS: GetCapabilities (every layer, its dates as the Time dimension, its legend) and
         KVP GetTile; the RESTful tiles are the XYZ tiles above."""
         params = {k.lower(): v for k, v in request.query_params.items()}
@@ -214,16 +227,18 @@ def create_app(output_root: Path, cors_origins: Sequence[str] = (), tile_cache_m
             return _ows_exception("InvalidParameterValue", "service", "SERVICE must be WMTS")
         if operation == "GetCapabilities":
             base = str(request.base_url).rstrip("/")
-            document = capabilities(group_layers(registry.all()), base, _zoom_range, TILE_MATRIX_SETS)
+            document = await anyio.to_thread.run_sync(
+                lambda: capabilities(group_layers(registry.all()), base, _zoom_range, TILE_MATRIX_SETS)
+            )
             return Response(document, media_type="application/xml")
         if operation != "GetTile":
             return _ows_exception("OperationNotSupported", "request", f"unknown REQUEST {operation[:40]!r}")
-        return _kvp_tile(request, params)
+        return await _kvp_tile(request, params)
 
     def _zoom_range(layer: Layer, tms: morecantile.TileMatrixSet) -> tuple[int, int]:
         return rendering.zoom_range(layer.cog, str(tms.id))
 
-    def _kvp_tile(request: Request, params: dict[str, str]) -> Response:
+    async def _kvp_tile(request: Request, params: dict[str, str]) -> Response:
         missing = [
             k for k in ("layer", "tilematrixset", "tilematrix", "tilerow", "tilecol") if k not in params
         ]
@@ -249,13 +264,13 @@ def create_app(output_root: Path, cors_origins: Sequence[str] = (), tile_cache_m
             )
         if not (0 <= z <= 24 and 0 <= row < 2**z * 2 and 0 <= col < 2**z * 2):
             return _ows_exception("TileOutOfRange", "tilematrix", "tile outside the tile matrix", status=400)
-        return tile(request, params["layer"], date, params["tilematrixset"], z, col, row, "png")
+        return await tile(request, params["layer"], date, params["tilematrixset"], z, col, row, "png")
 
     @app.get("/layers/{layer_id}/{date}/legend.png", name="legend_png")
-    def legend_png(request: Request, layer_id: LayerId, date: Date) -> Response:
+    async def legend_png(request: Request, layer_id: LayerId, date: Date) -> Response:
         """The legend as an image (what GIS clients show from the WMTS LegendURL)."""
         layer = _layer(registry, layer_id, date)
-        return _cached(
+        return await _cached(
             request, cache, _etag(layer, "legend"), lambda: rendering.legend_png(layer), "image/png"
         )
 

@@ -20,24 +20,35 @@ class TileCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get_or_render(self, key: str, render: Callable[[], bytes]) -> bytes:
-        """The cached bytes of ``key``, or ``render()``'s (rendered outside the lock, then kept)."""
+    def get(self, key: str) -> bytes | None:
+        """The cached bytes of ``key`` (now the most recently used), or None."""
         with self._lock:
             content = self._items.get(key)
-            if content is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return content
-            self.misses += 1
-        content = render()
-        if len(content) <= self.max_bytes:
-            with self._lock:
-                if key not in self._items:
-                    self._items[key] = content
-                    self._size += len(content)
-                while self._size > self.max_bytes:
-                    _, dropped = self._items.popitem(last=False)
-                    self._size -= len(dropped)
+            if content is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return content
+
+    def put(self, key: str, content: bytes) -> None:
+        """Keep ``content`` under ``key``, dropping the least recently used beyond the budget."""
+        if len(content) > self.max_bytes:
+            return
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = content
+                self._size += len(content)
+            while self._size > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+    def get_or_render(self, key: str, render: Callable[[], bytes]) -> bytes:
+        """The cached bytes of ``key``, or ``render()``'s (rendered outside the lock, then kept)."""
+        content = self.get(key)
+        if content is None:
+            content = render()
+            self.put(key, content)
         return content
 
     @property

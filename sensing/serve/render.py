@@ -16,6 +16,7 @@ import numpy as np
 import rasterio
 from PIL import Image, ImageDraw
 from rasterio.crs import CRS
+from rasterio.env import set_gdal_config
 from rasterio.io import DatasetReader, MemoryFile
 from rio_tiler.colormap import cmap
 from rio_tiler.errors import TileOutsideBounds
@@ -31,18 +32,29 @@ __all__ = [
     "legend_png",
     "ramp",
     "render_tile",
+    "set_block_cache",
     "value_tile",
     "zoom_range",
 ]
 
 TILE_SIZE = 256
 OPEN_PER_THREAD = 32
+PNG_COMPRESS_LEVEL = 3
+"""zlib level of rendered tiles: level 6 makes them ~15 % smaller at twice the encoding time."""
 """Open COG handles kept per server thread (rasterio datasets are not shared between threads)."""
 _THREAD = threading.local()
 GDAL_ENV: dict[str, Any] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # never list folders looking for sidecar files
-    "GDAL_CACHEMAX": 256,  # MB of block cache shared by all requests
 }
+"""GDAL settings of every read. The block cache is not among them: it is one per process (see
+:func:`set_block_cache`), and an Env entering and leaving per request would resize it each time."""
+
+
+def set_block_cache(megabytes: int) -> None:
+    """Size GDAL's block cache, shared by every request of this process: decoded COG blocks stay
+    there, so neighbouring tiles do not decompress the same blocks again."""
+    # rasterio passes this option to GDALSetCacheMax, which counts bytes (a bare 256 meant 256 bytes).
+    set_gdal_config("GDAL_CACHEMAX", megabytes * 2**20)
 
 
 @contextlib.contextmanager
@@ -115,7 +127,12 @@ def render_tile(layer: Layer, tms: morecantile.TileMatrixSet, x: int, y: int, z:
     with open_cog(layer.cog, tms) as src:
         _check_tile(src, layer, x, y, z)
         image = src.tile(x, y, z, tilesize=TILE_SIZE, **_read_options(layer))
-        return _styled(image, layer, src)
+        styled = _styled(image, layer, src)
+    buffer = io.BytesIO()
+    styled.save(
+        buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL, transparency=styled.info["transparency"]
+    )
+    return buffer.getvalue()
 
 
 def render_map(
@@ -130,24 +147,54 @@ def render_map(
             )
         except TileOutsideBounds:
             return Image.new("RGBA", (width, height), (0, 0, 0, 0))
-        return Image.open(io.BytesIO(_styled(image, layer, src))).convert("RGBA")
+        return _styled(image, layer, src).convert("RGBA")
 
 
 def _read_options(layer: Layer) -> dict[str, Any]:
-    """Classes keep their values (nearest); indices are unscaled to physical units and interpolated."""
-    if layer.rescale is None:
-        return {"resampling_method": "nearest"}
-    return {"unscale": True, "resampling_method": "bilinear"}
+    """Classes keep their values (nearest); indices are interpolated (bilinear) as stored: the
+    colour ramp's range is brought to the stored scale instead (see :func:`_styled`)."""
+    return {"resampling_method": "nearest" if layer.rescale is None else "bilinear"}
 
 
-def _styled(image: ImageData, layer: Layer, src: Reader) -> bytes:
-    """PNG of ``image``: classes with the COG's colour table, indices rescaled onto the layer's ramp."""
+def _styled(image: ImageData, layer: Layer, src: Reader) -> Image.Image:
+    """``image`` as a paletted image (a quarter of RGBA's bytes to compress, the same colours):
+    classes with the catalogue's colours, indices on 255 steps of the layer's ramp, no data
+    transparent (the palette's alpha is in ``info["transparency"]``)."""
+    values = image.array[0]
     if layer.rescale is None:
         # The catalogue's colours: a GeoTIFF colour table drops alpha, and some classes are see-through.
-        colours = {int(c["value"]): tuple(int(v) for v in c["color"]) for c in layer.legend}
-        return image.render(img_format="PNG", colormap=colours or src.colormap)  # type: ignore[arg-type]
-    image = image.rescale(in_range=(layer.rescale,))
-    return image.render(img_format="PNG", colormap=cmap.get(layer.colormap_name or "viridis"))
+        colours = (
+            {int(c["value"]): tuple(int(v) for v in c["color"]) for c in layer.legend} or src.colormap or {}
+        )
+        palette = np.zeros((256, 4), "uint8")  # a value without a colour is transparent, as in rio-tiler
+        for value, colour in colours.items():
+            palette[value] = colour
+        unused = np.setdiff1d(np.flatnonzero(palette[:, 3] == 0), list(colours))
+        index = values.filled(unused[0] if unused.size else 0).astype("uint8")
+    else:
+        palette = _ramp_palette(layer.colormap_name or "viridis")
+        # The range in stored units (value = stored * scale + offset), so no pixel is unscaled.
+        scale, offset = image.scales[0], image.offsets[0]
+        low, high = ((bound - offset) / scale for bound in layer.rescale)
+        scaled = (values.data.astype("float32") - low) * (254 / (high - low))
+        np.clip(scaled, 0, 254, out=scaled)
+        index = (scaled + 1.5).astype("uint8")  # 1..255, rounded
+        index[np.ma.getmaskarray(values)] = 0  # no data
+    styled = Image.frombytes("P", index.shape[::-1], np.ascontiguousarray(index).tobytes())
+    styled.putpalette(palette[:, :3].tobytes())
+    styled.info["transparency"] = palette[:, 3].tobytes()
+    return styled
+
+
+@functools.lru_cache(maxsize=64)
+def _ramp_palette(colormap_name: str) -> np.ndarray:
+    """A palette of a colour ramp: entry 0 transparent (no data), 1..255 the ramp from its first to
+    its last colour."""
+    colours = cmap.get(colormap_name)
+    palette = np.zeros((256, 4), "uint8")
+    for entry in range(1, 256):
+        palette[entry] = colours[round((entry - 1) * 255 / 254)]
+    return palette
 
 
 def _check_tile(src: Reader, layer: Layer, x: int, y: int, z: int) -> None:
