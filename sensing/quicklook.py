@@ -17,6 +17,7 @@ import numpy as np
 import rasterio
 from odc.geo.geobox import GeoBox
 
+from sensing.compute.counts import bincount
 from sensing.compute.indices import INDICES
 from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA, CLASS_SNOW_ICE, CLASS_WATER, ThresholdChoice
 from sensing.config import SAR_BANDS, MaskConfig, SarConfig, SourceConfig, WaterConfig
@@ -137,7 +138,7 @@ def classify_local_scene(
         classes = result.classes.data
         spec = product_spec("water-sar" if sensor == "sar" else "water")
         row_counts = [da.sum(classes == c, axis=1) for c in (CLASS_WATER, CLASS_SNOW_ICE)]
-        class_counts = da.bincount(classes.ravel(), minlength=256)
+        class_counts = bincount(classes, 256)
         with input_errors_named(source, scene, list(reg.files)):
             water_rows, ice_rows, counts = write_cogs(
                 [(classes, out, spec.cog)], crs=str(geobox.crs), transform=geobox.affine,

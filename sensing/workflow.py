@@ -12,7 +12,6 @@ import json
 import tempfile
 from pathlib import Path
 
-import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -22,6 +21,7 @@ from shapely.geometry import box, mapping
 
 from sensing.alerts import ALERT_KEY, Alert, alert_rows, evaluate_alerts
 from sensing.change import Period, area_table, write_change
+from sensing.compute.counts import bincount
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA
 from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
@@ -139,7 +139,7 @@ def process_scene(
         )
         layers.append((data.data, layout.layer(name, settings.aoi.id, scene.date, version), spec.cog))
     zone_counts = zone_class_counts(classes.data, zones, len(bodies))
-    class_counts = da.bincount(classes.data.ravel(), minlength=256)
+    class_counts = bincount(classes.data, 256)
     with input_errors_named(source, scene, scene_layers.bands):
         zone_counts, class_counts = write_cogs(
             layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts)
@@ -234,8 +234,9 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
     failed = [_failed_row(settings, r, body) for r in failed_results for body in bodies]
     with file_lock(layout.lock):
         _publish_water_bodies(layout, bodies)
-        specs |= _update_summaries(settings, layout, specs, read_exclusions(layout.exclusions))
-        specs |= _update_change(settings, layout, specs, bodies)
+        if settings.publish.summaries:
+            specs |= _update_summaries(settings, layout, specs, read_exclusions(layout.exclusions))
+            specs |= _update_change(settings, layout, specs, bodies)
         write_collections(layout, specs)
         measured = [_with_level(row, bodies) for row in _gap_filled(settings, layout, measured, bodies)]
         upsert_water_areas(layout.water_areas, measured, placeholders=failed)
@@ -297,7 +298,8 @@ def republish_series(settings: Settings) -> None:
     specs = _catalogued_specs(settings, layout) | _summary_specs(settings)
     with file_lock(layout.lock):
         exclusions = _refresh_series(layout)
-        _update_summaries(settings, layout, specs, exclusions)
+        if settings.publish.summaries:
+            _update_summaries(settings, layout, specs, exclusions)
         write_collections(layout, specs)
         write_layer_index(layout, specs)
 

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
+from sensing.compute.counts import bincount
 from sensing.compute.water import CLASS_CLOUD, CLASS_DRY, CLASS_WATER
 from sensing.config import TerrainConfig
 
@@ -136,7 +137,7 @@ def zone_reference_heights(
     ) - (lo - 1)
     width = hi - lo + 2
     flat = zones.rechunk(dem.data.chunks).astype(np.int64) * width + metres
-    counts = da.bincount(flat.ravel(), minlength=(n_zones + 1) * width).compute().reshape(n_zones + 1, width)
+    counts = bincount(flat, (n_zones + 1) * width).compute().reshape(n_zones + 1, width)
     counts[:, 0] = 0  # no data
     heights = np.full(n_zones + 1, np.nan)
     for zone in range(1, n_zones + 1):

@@ -14,6 +14,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter1d
 
+from sensing.compute.counts import bincount
 from sensing.config import WaterConfig
 
 __all__ = [
@@ -72,7 +73,7 @@ def index_histogram(
     index: xr.DataArray, valid: xr.DataArray, bins: int, value_range: tuple[float, float] = HIST_RANGE
 ) -> da.Array:
     """Lazy histogram counts of ``index`` over ``valid`` pixels on ``value_range`` (default [-1, 1])."""
-    values = da.where(valid.data, index.data, np.nan).ravel()
+    values = da.where(valid.data, index.data, np.nan)
     counts, _ = da.histogram(values, bins=bins, range=value_range)
     return counts
 
@@ -93,7 +94,7 @@ def zone_histograms(
     bin_index = da.clip(da.floor(scaled), 0, bins - 1).astype(np.int64)
     overflow = (n_zones + 1) * bins
     flat = da.where(inside, zones.rechunk(index.data.chunks).astype(np.int64) * bins + bin_index, overflow)
-    counts = da.bincount(flat.ravel(), minlength=overflow + 1)
+    counts = bincount(flat, overflow + 1)
     return counts[:overflow].reshape(n_zones + 1, bins)
 
 

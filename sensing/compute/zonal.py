@@ -11,6 +11,7 @@ from odc.geo.geobox import GeoBox
 from rasterio.features import rasterize
 from shapely.geometry import mapping
 
+from sensing.compute.counts import bincount
 from sensing.compute.water import CLASS_CLOUD, CLASS_DRY, CLASS_NODATA, CLASS_SNOW_ICE, CLASS_WATER
 from sensing.config import QualityConfig
 from sensing.models import WaterBodyArea
@@ -44,8 +45,8 @@ def zone_class_counts(classes: da.Array, zones: da.Array, n_zones: int) -> da.Ar
     """Lazy (n_zones + 1, 5) pixel counts per zone of the classes in :data:`CLASS_ORDER`."""
     # Classes 0..3 are their own column; nodata (255) is the last one.
     columns = da.where(classes == CLASS_NODATA, len(CLASS_ORDER) - 1, classes)
-    flat = zones.astype("int64").ravel() * len(CLASS_ORDER) + columns.astype("int64").ravel()
-    counts = da.bincount(flat, minlength=(n_zones + 1) * len(CLASS_ORDER))
+    flat = zones.astype("int64").rechunk(classes.chunks) * len(CLASS_ORDER) + columns.astype("int64")
+    counts = bincount(flat, (n_zones + 1) * len(CLASS_ORDER))
     return counts.reshape(n_zones + 1, len(CLASS_ORDER))
 
 

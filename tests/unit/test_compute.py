@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 from shapely.geometry import box
 
+from sensing.compute.counts import bincount
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.indices import compute_index, normalized_difference
 from sensing.compute.masks import scl_masks
@@ -174,3 +175,18 @@ def test_scene_masks_pick_the_best_available_source() -> None:
     scl = xr.DataArray(np.array([[4, 9]], dtype="uint8"), dims=("y", "x"))
     assert scene_masks(xr.Dataset({**bands, "scl": scl}))[1] == "scl"
     assert scene_masks(xr.Dataset({"green": bands["green"]}))[1] == "none"
+
+
+def test_blockwise_bincount_equals_numpy_and_never_ravels_the_grid() -> None:
+    """Regression: ``da.bincount(a.ravel())`` on a chunked 2-D grid rechunked the whole grid into rows
+    (a shuffle of every pixel on a full Sentinel-2 tile); counts now come block by block."""
+    values = np.random.default_rng(0).integers(0, 300, (2500, 2300))
+    grid = da.from_array(values, chunks=(700, 900))
+    counts = bincount(grid, 256)
+    assert (counts.compute() == np.bincount(values.ravel(), minlength=300)[:256]).all()
+    layers = counts.dask.layers
+    assert not any("rechunk" in name or "ravel" in name or "reshape" in name for name in layers)
+    classes = da.from_array(np.array([[0, 1], [255, 3]], dtype=np.uint8), chunks=1)
+    zones = da.from_array(np.array([[1, 1], [0, 2]], dtype=np.uint16), chunks=2)  # chunked differently
+    counts_per_zone = zone_class_counts(classes, zones, 2).compute()
+    assert counts_per_zone.tolist() == [[0, 0, 0, 0, 1], [1, 1, 0, 0, 0], [0, 0, 0, 1, 0]]
