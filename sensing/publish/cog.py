@@ -1,9 +1,8 @@
-"""Cloud-Optimized GeoTIFF writing and strict validation (rio-cogeo), streaming from Dask."""
+"""Cloud-Optimized GeoTIFF writing (GDAL's COG driver) and strict validation (rio-cogeo), streaming from Dask."""
 
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +13,10 @@ import dask.array as da
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
+from rasterio.shutil import copy as rio_copy
 from rasterio.transform import Affine
 from rasterio.windows import Window
-from rio_cogeo.cogeo import cog_translate, cog_validate
-from rio_cogeo.profiles import cog_profiles
+from rio_cogeo.cogeo import cog_validate
 
 from sensing.errors import FatalError
 from sensing.publish.storage import atomic_path
@@ -140,29 +139,26 @@ def _aligned_chunks(chunks: tuple[float, ...]) -> tuple[int, ...]:
 def translate_to_cog(src: Path, dst: Path, spec: CogSpec) -> Path:
     """Build a DEFLATE COG (predictor, 512 px tiles, overviews) from ``src`` and publish it atomically.
 
-    Scale, offset and band description are carried over from ``src``, with band statistics (GDAL's
-    ``STATISTICS_*`` items over the valid pixels, in stored units) that GIS clients use for their
-    default stretch; ``src`` (a scratch file) receives them first.
+    GDAL's COG driver copies ``src`` once, with overviews (``spec.resampling``) built on all CPUs.
+    ``src`` (a scratch file) first receives what the COG carries over from it: nodata, scale,
+    offset and description as written, the class colour table and dataset tags of ``spec``, and
+    band statistics (GDAL's ``STATISTICS_*`` items over the valid pixels, in stored units) that GIS
+    clients use for their default stretch.
     """
     _add_statistics(src)
-    profile = cog_profiles.get("deflate")
-    profile.update(blockxsize=BLOCK, blockysize=BLOCK, predictor=2 if spec.dtype != "float32" else 3)
-    with atomic_path(dst) as tmp, warnings.catch_warnings():
-        # rio-cogeo announces the palette interpretation of class layers; that is intended.
-        warnings.filterwarnings("ignore", "Dataset color interpretation was set to", UserWarning)
-        cog_translate(
-            str(src),
-            str(tmp),
-            profile,
-            nodata=spec.nodata,
-            overview_resampling=spec.resampling,  # type: ignore[arg-type]
-            colormap=dict(spec.colormap) if spec.colormap else None,
-            additional_cog_metadata=dict(spec.tags) or None,
-            forward_band_tags=True,
-            in_memory=False,
-            quiet=True,
-            config={"GDAL_NUM_THREADS": "ALL_CPUS", "GDAL_TIFF_INTERNAL_MASK": "TRUE"},
-        )
+    with rasterio.open(src, "r+") as ds:
+        ds.nodata = spec.nodata
+        if spec.colormap:
+            ds.write_colormap(1, dict(spec.colormap))
+        if spec.tags:
+            ds.update_tags(**spec.tags)
+    options = {
+        "driver": "COG", "compress": "DEFLATE", "predictor": 2 if spec.dtype != "float32" else 3,
+        "blocksize": BLOCK, "overview_resampling": spec.resampling.upper(), "num_threads": "ALL_CPUS",
+        "bigtiff": "IF_SAFER",
+    }  # fmt: skip
+    with atomic_path(dst) as tmp:
+        rio_copy(str(src), str(tmp), **options)
         validate_cog(tmp)
     return dst
 
