@@ -325,6 +325,11 @@ class PublishConfig(_Model):
         description="Superseded versions kept per layer and date after reprocessing (newest first); "
         "none: keep every version.",
     )  # fmt: skip
+    summaries: bool = Field(
+        default=True,
+        description="Yearly summaries of the class layers: occurrence, water-months, max-extent, change "
+        "since monitoring began (gap filling reads them too); off: each scene's products only.",
+    )
 
 
 class DemoConfig(_Model):

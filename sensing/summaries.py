@@ -174,7 +174,7 @@ def _create_counts(path: Path, like: Path) -> None:
 def _count(counts: NDArray[np.int16], classes: NDArray[np.uint8], month: int, sign: int) -> None:
     """Add (sign 1) or subtract (-1) one class layer's wet and clear pixels to a window's counts."""
     counts[month - 1] += sign * (classes == CLASS_WATER)
-    counts[12 + month - 1] += sign * np.isin(classes, (CLASS_DRY, CLASS_WATER))
+    counts[12 + month - 1] += sign * ((classes == CLASS_DRY) | (classes == CLASS_WATER))
 
 
 def publish_occurrence(

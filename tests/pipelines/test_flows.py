@@ -86,6 +86,23 @@ def test_reprocess_with_a_new_configuration_writes_a_new_version(demo_copy: Path
     ).resolve() == new_cog
 
 
+def test_yearly_summaries_can_be_turned_off(demo_copy: Path, prefect_api: None) -> None:
+    """``publish.summaries: false``: the scene's products only (no counts, occurrence or change)."""
+    from pipelines.flows import reprocess
+
+    config = demo_copy / "config.yaml"
+    doc = yaml.safe_load(config.read_text())
+    doc["publish"] = {"summaries": False}
+    config.write_text(yaml.safe_dump(doc))
+    day = dt.date(2021, 8, 1)
+    summary = reprocess(aoi="kapchagay-dam", start=day, end=day, products=["water"], config=str(config))
+    assert summary["scenes"]["processed"] == 1
+    layout = OutputLayout(load_settings(config).output_dir)
+    assert layout.item("water", "kapchagay-dam", day).exists()
+    assert not layout.summary_counts("water", "kapchagay-dam", 2021).exists()
+    assert not layout.item("occurrence", "kapchagay-dam", dt.date(2021, 1, 1)).exists()
+
+
 def test_reprocess_publishes_the_period_as_a_flood_event(demo_copy: Path, prefect_api: None) -> None:
     from pipelines.flows import reprocess
 
