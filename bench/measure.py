@@ -1,7 +1,9 @@
 """Run a command and report its wall time, CPU time and peak RSS summed over the whole process tree.
 
-Usage: python bench/measure.py OUT.json -- COMMAND [ARGS...]
-The tree includes Dask workers and any Prefect server the command starts.
+Usage: python bench/measure.py OUT.json [--also PID ...] -- COMMAND [ARGS...]
+The tree includes Dask workers and any Prefect server the command starts; ``--also PID`` adds the
+tree of a process started before (e.g. a Prefect server the command talks to): its memory while the
+command runs, and the CPU time it spends meanwhile.
 """
 
 from __future__ import annotations
@@ -21,19 +23,31 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
+def _cpu(proc: psutil.Process) -> float:
+    """The process's own CPU seconds (its children are in the tree and counted there)."""
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
 def main() -> int:
-    out, command = sys.argv[1], sys.argv[sys.argv.index("--") + 1 :]
+    split = sys.argv.index("--")
+    out, options, command = sys.argv[1], sys.argv[2:split], sys.argv[split + 1 :]
+    others = [
+        psutil.Process(int(pid))
+        for flag, pid in zip(options[::2], options[1::2], strict=True)
+        if flag == "--also"
+    ]
+    cpu_before = {proc.pid: _cpu(proc) for other in others for proc in _tree(other)}
     started = time.perf_counter()
     child = subprocess.Popen(command)
     root = psutil.Process(child.pid)
     peak, cpu = 0, {}
     while child.poll() is None:
         rss = 0
-        for proc in _tree(root):
+        for proc in [*_tree(root), *(p for other in others for p in _tree(other))]:
             try:
                 rss += proc.memory_info().rss
-                times = proc.cpu_times()
-                cpu[proc.pid] = times.user + times.system + times.children_user + times.children_system
+                cpu[proc.pid] = _cpu(proc) - cpu_before.get(proc.pid, 0.0)
             except psutil.NoSuchProcess:
                 continue
         peak = max(peak, rss)
