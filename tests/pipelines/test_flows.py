@@ -87,16 +87,21 @@ def test_reprocess_with_a_new_configuration_writes_a_new_version(demo_copy: Path
 
 
 def test_yearly_summaries_can_be_turned_off(demo_copy: Path, prefect_api: None) -> None:
-    """``publish.summaries: false``: the scene's products only (no counts, occurrence or change)."""
-    from pipelines.flows import reprocess
+    """``publish.summaries: false``: the scene's products only (no counts, occurrence or change).
+    Regression: ``sensing reprocess`` then failed printing its table (no gap-filled area to format)."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
 
     config = demo_copy / "config.yaml"
     doc = yaml.safe_load(config.read_text())
     doc["publish"] = {"summaries": False}
     config.write_text(yaml.safe_dump(doc))
     day = dt.date(2021, 8, 1)
-    summary = reprocess(aoi="kapchagay-dam", start=day, end=day, products=["water"], config=str(config))
-    assert summary["scenes"]["processed"] == 1
+    result = CliRunner().invoke(app, ["reprocess", "--config", str(config), "--aoi", "kapchagay-dam",
+                                      "--start", str(day), "--end", str(day), "--products", "water"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1 processed" in result.output and "Water area per water body" in result.output
     layout = OutputLayout(load_settings(config).output_dir)
     assert layout.item("water", "kapchagay-dam", day).exists()
     assert not layout.summary_counts("water", "kapchagay-dam", 2021).exists()
