@@ -31,11 +31,16 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-## Benchmarks (not part of `make test`): JSON in bench/results/. The tile benchmark drives wrk (Debian).
+## Benchmarks (not part of `make test`): JSON and summary.md in bench/results/, docs/performance.md
+## explains them. Inputs are generated once under build/bench/ (a full Sentinel-2 tile: ~7 min).
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(PY) bench/water_body_date.py
+	$(PY) bench/w1.py --profile
+	$(PY) bench/w1.py --scaling
+	$(PY) bench/w3.py
 	$(PY) bench/tiles.py
+	$(PY) bench/water_body_date.py
+	$(PY) bench/summary.py
 
 ## Re-resolve the lock file from pyproject.toml (needs the package index).
 lock:

@@ -9,7 +9,7 @@ both with wrk (1 and 16 connections): cold (every tile requested for the first t
 shuffled, none repeated within a run) and warm (the z12 tiles over the layer, requested before by
 16 connections so that every worker has seen them).
 Reports tiles/s, p50/p99 latency, non-2xx responses and socket errors, and the peak RSS of each
-server's process tree, in bench/results/tiles.json.
+server's process tree, in bench/results/w4.json (workload W4).
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def _summary(runs: dict[str, Any]) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("out", nargs="?", default=str(ROOT / "bench" / "results" / "tiles.json"))
+    parser.add_argument("out", nargs="?", default=str(ROOT / "bench" / "results" / "w4.json"))
     parser.add_argument("--size", type=int, default=10980)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument(
@@ -261,7 +261,7 @@ def main() -> int:
         for run in ("cold_c1", "cold_c16", "warm_c1", "warm_c16")
     }
     doc = {
-        "workload": "tiles",
+        "workload": "w4",
         "input": {
             "cog_px": [args.size, args.size],
             "dtype": "int16",

@@ -93,6 +93,8 @@ def write_config(folder: Path, archive: Path, item: dict[str, Any]) -> Path:
                   "bounds": [west, south, east, north], "resolution": 10}  # fmt: skip
     doc["source"]["catalog"] = str(archive / "catalog.json")
     doc["publish"] = {"summaries": False}  # the four products only, as every other contender writes
+    if os.environ.get("BENCH_DASK_CHUNK"):  # for exploring chunk sizes: BENCH_DASK_CHUNK=512
+        doc["dask"]["chunk"] = int(os.environ["BENCH_DASK_CHUNK"])
     doc.pop("demo", None)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(doc))
