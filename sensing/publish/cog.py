@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import threading
+import functools
+import shutil
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,6 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.shutil import copy as rio_copy
 from rasterio.transform import Affine
-from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_validate
 
 from sensing.errors import FatalError
@@ -24,6 +25,7 @@ from sensing.publish.storage import atomic_path
 __all__ = ["CogSpec", "InvalidCogError", "translate_to_cog", "validate_cog", "write_cogs"]
 
 BLOCK = 512
+GDAL_TYPES = {"uint8": "Byte", "int16": "Int16", "uint16": "UInt16", "float32": "Float32"}
 
 
 class InvalidCogError(FatalError):
@@ -45,30 +47,6 @@ class CogSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-class _WindowWriter:
-    """A picklable ``da.store`` target that opens the GeoTIFF for each block it writes."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __setitem__(self, key: tuple[slice, slice], block: np.ndarray) -> None:
-        rows, cols = key
-        window = Window.from_slices(rows, cols, height=block.shape[0], width=block.shape[1])
-        with rasterio.open(self.path, "r+") as dst:
-            dst.write(block, 1, window=window)
-
-
-def _store_lock(path: Path) -> Any:
-    """A lock that serialises block writes to one file, across processes under dask.distributed."""
-    try:
-        from distributed import Lock, get_client
-
-        get_client()
-        return Lock(f"cog-write-{path}")
-    except (ImportError, ValueError):
-        return threading.Lock()
-
-
 def write_cogs(
     layers: Sequence[tuple[da.Array, Path, CogSpec]],
     *,
@@ -78,57 +56,120 @@ def write_cogs(
 ) -> tuple[Any, ...]:
     """Stream 2-D Dask arrays to validated COGs, published atomically; return ``also_compute`` computed.
 
-    All layers and the extra results are computed in one Dask pass, so inputs are read once. Blocks go
-    into tiled scratch GeoTIFFs as Dask produces them (never a whole array in memory), then rio-cogeo
-    builds each COG with overviews; each must pass strict validation before it replaces its path.
+    All layers and the extra results are computed in one Dask pass, so inputs are read once. The task
+    that computes a chunk writes it to its own small GeoTIFF beside the layer (no shared file, no lock)
+    and returns the statistics of its valid pixels; a VRT then mosaics a layer's parts and carries its
+    metadata, and GDAL's COG driver copies it into the COG with overviews, which must pass strict
+    validation before it replaces its path. Never a whole array in memory.
     """
-    scratches: list[Path] = []
+    crs_wkt = CRS.from_user_input(crs).to_wkt()
+    folders: list[Path] = []
     try:
-        stores = []
+        statistics = []
         for data, path, spec in layers:
             if data.ndim != 2:
                 raise ValueError(f"{path}: expected a 2-D array, got shape {data.shape}")
-            scratch = _open_scratch(path, data.shape, crs, transform, spec)
-            scratches.append(scratch)
+            folder = path.with_name(f".{path.name}.parts")
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            folders.append(folder)
             aligned = data.astype(spec.dtype).rechunk(_aligned_chunks(data.chunksize))
-            target: Any = _WindowWriter(str(scratch))  # duck-typed __setitem__ target
-            stores.append(da.store(aligned, target, lock=_store_lock(scratch), compute=False))
-        results = dask.compute(*stores, *also_compute)
-        for (_, path, spec), scratch in zip(layers, scratches, strict=True):
-            translate_to_cog(scratch, path, spec)
+            part = functools.partial(
+                _write_part, folder=str(folder), crs_wkt=crs_wkt, transform=transform, nodata=spec.nodata
+            )
+            statistics.append(da.map_blocks(part, aligned, new_axis=2, chunks=(1, 1, 5), dtype=np.float64))
+        results = dask.compute(*statistics, *also_compute)
+        for (data, path, spec), folder, parts in zip(layers, folders, results, strict=False):
+            mosaic = _mosaic(folder, data.shape, crs_wkt, transform, spec, _band_statistics(parts, data.size))
+            _publish_cog(mosaic, path, spec)
     finally:
-        for scratch in scratches:
-            scratch.unlink(missing_ok=True)
-    return tuple(results[len(stores) :])
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+    return tuple(results[len(layers) :])
 
 
-def _open_scratch(
-    path: Path, shape: tuple[int, ...], crs: CRS | str, transform: Affine, spec: CogSpec
-) -> Path:
-    """Create an empty tiled GeoTIFF beside ``path`` with the layer's metadata."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.scratch.tif")
+def _write_part(
+    block: np.ndarray, *, folder: str, crs_wkt: str, transform: Affine, nodata: float, block_info: Any = None
+) -> np.ndarray:
+    """Write one chunk to ``folder`` as a hidden tiled GeoTIFF; return [count, sum, sum of squares,
+    min, max] of its valid pixels, shaped (1, 1, 5)."""
+    (row, _), (col, _) = block_info[0]["array-location"]
     profile = {
-        "driver": "GTiff",
-        "dtype": spec.dtype,
-        "count": 1,
-        "height": shape[0],
-        "width": shape[1],
-        "crs": CRS.from_user_input(crs),
-        "transform": transform,
-        "nodata": spec.nodata,
-        "tiled": True,
-        "blockxsize": BLOCK,
-        "blockysize": BLOCK,
-        "compress": "zstd",  # scratch only: cheap to write and to read back
-        "zstd_level": 1,
-        "BIGTIFF": "IF_SAFER",
+        "driver": "GTiff", "dtype": block.dtype.name, "count": 1, "height": block.shape[0],
+        "width": block.shape[1], "crs": crs_wkt, "transform": transform * Affine.translation(col, row),
+        "nodata": nodata, "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK,
+        "compress": "zstd", "zstd_level": 1,  # scratch only: cheap to write and to read back
+    }  # fmt: skip
+    with rasterio.open(Path(folder) / f".part-{row}-{col}.tif", "w", **profile) as dst:
+        dst.write(block, 1)
+    valid = block[~np.isnan(block)] if np.isnan(nodata) else block[block != nodata]
+    if not valid.size:
+        return np.array([0, 0, 0, np.inf, -np.inf], dtype=np.float64).reshape(1, 1, 5)
+    values = valid.astype(np.float64)
+    stats = [values.size, values.sum(), values @ values, values.min(), values.max()]
+    return np.array(stats, dtype=np.float64).reshape(1, 1, 5)
+
+
+def _band_statistics(parts: np.ndarray, pixels: int) -> dict[str, str]:
+    """GDAL's ``STATISTICS_*`` items of a layer from its parts' [count, sum, squares, min, max]."""
+    count, total, squares = parts[..., 0].sum(), parts[..., 1].sum(), parts[..., 2].sum()
+    if count == 0:
+        return {}
+    mean = total / count
+    return {
+        "STATISTICS_MINIMUM": repr(float(parts[..., 3].min())),
+        "STATISTICS_MAXIMUM": repr(float(parts[..., 4].max())),
+        "STATISTICS_MEAN": repr(float(mean)),
+        "STATISTICS_STDDEV": repr(float(max(squares / count - mean * mean, 0.0) ** 0.5)),
+        "STATISTICS_VALID_PERCENT": repr(round(100.0 * float(count) / pixels, 4)),
     }
-    with rasterio.open(scratch, "w", **profile) as dst:
-        dst.scales, dst.offsets = (spec.scale,), (spec.offset,)
-        if spec.description:
-            dst.set_band_description(1, spec.description)
-    return scratch
+
+
+def _mosaic(
+    folder: Path,
+    shape: tuple[int, ...],
+    crs_wkt: str,
+    transform: Affine,
+    spec: CogSpec,
+    stats: dict[str, str],
+) -> Path:
+    """A VRT of the parts in ``folder`` carrying the layer's nodata, scale, offset, description,
+    colour table, tags and statistics (what the COG copies from it)."""
+    dataset = ET.Element("VRTDataset", rasterXSize=str(shape[1]), rasterYSize=str(shape[0]))
+    ET.SubElement(dataset, "SRS").text = crs_wkt
+    ET.SubElement(dataset, "GeoTransform").text = ", ".join(repr(v) for v in transform.to_gdal())
+    _metadata(dataset, dict(spec.tags))
+    band = ET.SubElement(dataset, "VRTRasterBand", dataType=GDAL_TYPES[spec.dtype], band="1")
+    ET.SubElement(band, "Description").text = spec.description
+    ET.SubElement(band, "NoDataValue").text = repr(float(spec.nodata))
+    ET.SubElement(band, "Offset").text = repr(spec.offset)
+    ET.SubElement(band, "Scale").text = repr(spec.scale)
+    if spec.colormap:
+        ET.SubElement(band, "ColorInterp").text = "Palette"
+        table = ET.SubElement(band, "ColorTable")
+        for value in range(256):
+            rgba = spec.colormap.get(value, (0, 0, 0, 0))
+            ET.SubElement(table, "Entry", c1=str(rgba[0]), c2=str(rgba[1]), c3=str(rgba[2]), c4=str(rgba[3]))
+    _metadata(band, stats)
+    for part in sorted(folder.glob(".part-*.tif")):
+        row, col = (int(v) for v in part.stem.split("-")[1:])
+        with rasterio.open(part) as ds:
+            height, width = ds.height, ds.width
+        source = ET.SubElement(band, "SimpleSource")
+        ET.SubElement(source, "SourceFilename", relativeToVRT="1").text = part.name
+        ET.SubElement(source, "SourceBand").text = "1"
+        ET.SubElement(source, "SrcRect", xOff="0", yOff="0", xSize=str(width), ySize=str(height))
+        ET.SubElement(source, "DstRect", xOff=str(col), yOff=str(row), xSize=str(width), ySize=str(height))
+    vrt = folder / ".layer.vrt"
+    ET.ElementTree(dataset).write(vrt)
+    return vrt
+
+
+def _metadata(parent: ET.Element, items: Mapping[str, str]) -> None:
+    if items:
+        metadata = ET.SubElement(parent, "Metadata")
+        for key, value in items.items():
+            ET.SubElement(metadata, "MDI", key=key).text = str(value)
 
 
 def _aligned_chunks(chunks: tuple[float, ...]) -> tuple[int, ...]:
@@ -137,12 +178,12 @@ def _aligned_chunks(chunks: tuple[float, ...]) -> tuple[int, ...]:
 
 
 def translate_to_cog(src: Path, dst: Path, spec: CogSpec) -> Path:
-    """Build a DEFLATE COG (predictor, 512 px tiles, overviews) from ``src`` and publish it atomically.
+    """Build a DEFLATE COG (predictor, 512 px tiles, overviews) from the GeoTIFF ``src`` and publish
+    it atomically.
 
-    GDAL's COG driver copies ``src`` once, with overviews (``spec.resampling``) built on all CPUs.
-    ``src`` (a scratch file) first receives what the COG carries over from it: nodata, scale,
-    offset and description as written, the class colour table and dataset tags of ``spec``, and
-    band statistics (GDAL's ``STATISTICS_*`` items over the valid pixels, in stored units) that GIS
+    ``src`` (a scratch file) first receives what the COG carries over from it: nodata, scale, offset
+    and description as written, the class colour table and dataset tags of ``spec``, and band
+    statistics (GDAL's ``STATISTICS_*`` items over the valid pixels, in stored units) that GIS
     clients use for their default stretch.
     """
     _add_statistics(src)
@@ -152,6 +193,12 @@ def translate_to_cog(src: Path, dst: Path, spec: CogSpec) -> Path:
             ds.write_colormap(1, dict(spec.colormap))
         if spec.tags:
             ds.update_tags(**spec.tags)
+    return _publish_cog(src, dst, spec)
+
+
+def _publish_cog(src: Path, dst: Path, spec: CogSpec) -> Path:
+    """GDAL's COG driver copies ``src`` once into ``dst`` (atomically), overviews built on all CPUs
+    with ``spec.resampling``; the result must pass strict validation."""
     options = {
         "driver": "COG", "compress": "DEFLATE", "predictor": 2 if spec.dtype != "float32" else 3,
         "blocksize": BLOCK, "overview_resampling": spec.resampling.upper(), "num_threads": "ALL_CPUS",
