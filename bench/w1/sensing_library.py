@@ -4,7 +4,7 @@ Usage: python bench/w1/sensing_library.py --config CONFIG.yaml --aoi ID --start 
        [--products water,ndwi,mndwi,ndvi]
 
 The same library calls as the flow's tasks, in order: search the source, process every scene on
-the run's Dask cluster (classification, the products' COGs, water-body areas, vectors, STAC items;
+the run's Dask cluster (as many scenes at once as the flow runs) (classification, the products' COGs, water-body areas, vectors, STAC items;
 ``force``, so a rerun does the work again), then publish the run (tables, collections, tile index).
 """
 
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pipelines.flows import SCENE_CONCURRENCY
 from sensing import workflow
 from sensing.cluster import dask_client
 from sensing.registry import load_water_bodies
@@ -34,7 +36,13 @@ def main() -> None:
     with dask_client(settings.dask):
         source = open_source(settings.source, settings.data_dir)
         scenes = workflow.scenes_for_period(settings, source, args.start, args.end)
-        results = [workflow.process_scene(settings, source, scene, bodies, force=True) for scene in scenes]
+        # As the flow: SCENE_CONCURRENCY scenes in flight, their pixel work shared on the Dask cluster.
+        with ThreadPoolExecutor(max_workers=SCENE_CONCURRENCY) as pool:
+            results = list(
+                pool.map(
+                    lambda scene: workflow.process_scene(settings, source, scene, bodies, force=True), scenes
+                )
+            )
         workflow.publish_run(settings, results)
     for result in results:
         print(result.scene_id, result.status, result.reason or "")
