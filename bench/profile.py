@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 OURS = re.compile(r"\((?:.*[/\\])?(sensing|pipelines|bench)[/\\][^()]*\)$")
 """A frame of the project's own code: ``function (…/sensing/…/module.py:12)``."""
 WAITING = re.compile(r"(select|poll|wait|sleep|acquire|accept|recv|read_from_fd)\b", re.I)
@@ -31,6 +32,11 @@ def _name(frame: str) -> str:
     if not match:
         return frame.strip()
     return f"{Path(match['file']).name}:{match['func']}"
+
+
+def _relative(text: str) -> str:
+    """``text`` without this checkout's location (results are kept in the repository)."""
+    return text.replace(f"{Path(sys.executable).parent}/", "").replace(f"{ROOT}/", "")
 
 
 def summarise(folded: Path, top: int = 25) -> dict[str, object]:
@@ -49,14 +55,17 @@ def summarise(folded: Path, top: int = 25) -> dict[str, object]:
             continue
         total += count
         process = frames[0] if frames[0].startswith("process ") else "main"
-        processes[re.sub(r"^process \d+:", "", process)[:80]] += count
+        processes[_relative(re.sub(r"^process \d+:", "", process))[:80]] += count
         leaves[_name(frames[-1])] += count
         project = [f for f in frames if OURS.search(f)]
         step = _name(project[-1]) if project else "(outside the project: Dask, Prefect, interpreter)"
         ours["(importing modules)" if step.endswith(":<module>") else step] += count
 
     def shares(counter: Counter[str]) -> list[dict[str, object]]:
-        return [{"function": k, "share": round(v / max(total, 1), 4)} for k, v in counter.most_common(top)]
+        return [
+            {"function": _relative(k), "share": round(v / max(total, 1), 4)}
+            for k, v in counter.most_common(top)
+        ]
 
     return {"samples": total, "by_project_function": shares(ours), "by_leaf_function": shares(leaves),
             "by_process": shares(processes)}  # fmt: skip
@@ -75,7 +84,7 @@ def main() -> int:
         check=False,
     )  # fmt: skip
     summary = summarise(folded)
-    summary["command"] = command
+    summary["command"] = [_relative(arg) for arg in command]
     out.write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return done.returncode

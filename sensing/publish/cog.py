@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -80,7 +81,10 @@ def write_cogs(
             statistics.append(da.map_blocks(part, aligned, new_axis=2, chunks=(1, 1, 5), dtype=np.float64))
         results = dask.compute(*statistics, *also_compute)
         for (data, path, spec), folder, parts in zip(layers, folders, results, strict=False):
-            mosaic = _mosaic(folder, data.shape, crs_wkt, transform, spec, _band_statistics(parts, data.size))
+            chunks = _aligned_chunks(data.chunksize)
+            layout = da.core.normalize_chunks(chunks, data.shape)
+            stats = _band_statistics(parts, data.size)
+            mosaic = _mosaic(folder, data.shape, layout, crs_wkt, transform, spec, stats)
             _publish_cog(mosaic, path, spec)
     finally:
         for folder in folders:
@@ -128,13 +132,15 @@ def _band_statistics(parts: np.ndarray, pixels: int) -> dict[str, str]:
 def _mosaic(
     folder: Path,
     shape: tuple[int, ...],
+    layout: tuple[tuple[int, ...], ...],
     crs_wkt: str,
     transform: Affine,
     spec: CogSpec,
     stats: dict[str, str],
 ) -> Path:
-    """A VRT of the parts in ``folder`` carrying the layer's nodata, scale, offset, description,
-    colour table, tags and statistics (what the COG copies from it)."""
+    """A VRT of the parts in ``folder`` (one per chunk of ``layout``, the rows' and columns' chunk
+    sizes) carrying the layer's nodata, scale, offset, description, colour table, tags and
+    statistics (what the COG copies from it)."""
     dataset = ET.Element("VRTDataset", rasterXSize=str(shape[1]), rasterYSize=str(shape[0]))
     ET.SubElement(dataset, "SRS").text = crs_wkt
     ET.SubElement(dataset, "GeoTransform").text = ", ".join(repr(v) for v in transform.to_gdal())
@@ -151,12 +157,12 @@ def _mosaic(
             rgba = spec.colormap.get(value, (0, 0, 0, 0))
             ET.SubElement(table, "Entry", c1=str(rgba[0]), c2=str(rgba[1]), c3=str(rgba[2]), c4=str(rgba[3]))
     _metadata(band, stats)
-    for part in sorted(folder.glob(".part-*.tif")):
-        row, col = (int(v) for v in part.stem.split("-")[1:])
-        with rasterio.open(part) as ds:
-            height, width = ds.height, ds.width
+    rows, cols = (np.cumsum((0, *sizes[:-1])) for sizes in layout)
+    for (row, height), (col, width) in itertools.product(
+        zip(rows, layout[0], strict=True), zip(cols, layout[1], strict=True)
+    ):
         source = ET.SubElement(band, "SimpleSource")
-        ET.SubElement(source, "SourceFilename", relativeToVRT="1").text = part.name
+        ET.SubElement(source, "SourceFilename", relativeToVRT="1").text = f".part-{row}-{col}.tif"
         ET.SubElement(source, "SourceBand").text = "1"
         ET.SubElement(source, "SrcRect", xOff="0", yOff="0", xSize=str(width), ySize=str(height))
         ET.SubElement(source, "DstRect", xOff=str(col), yOff=str(row), xSize=str(width), ySize=str(height))
