@@ -29,7 +29,6 @@ from sensing.selection import select
 __all__ = ["DEFAULT_CONFIG", "nightly", "reprocess"]
 
 DEFAULT_CONFIG = str(Path(__file__).resolve().parent.parent / "configs" / "demo.yaml")
-LOCAL_TZ = ZoneInfo("Asia/Almaty")
 SCENE_CONCURRENCY = 2
 """Scenes in flight at once; each one's pixel work is spread over the Dask cluster."""
 
@@ -71,10 +70,15 @@ def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: boo
 
 
 @flow(name="nightly", task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY), log_prints=True)
-def nightly(config: str = DEFAULT_CONFIG, night: dt.date | None = None) -> dict[str, Any]:
-    """Process every scene acquired up to ``night`` (default: today in Asia/Almaty) not yet published."""
+def nightly(
+    config: str = DEFAULT_CONFIG, night: dt.date | None = None, products: list[str] | None = None
+) -> dict[str, Any]:
+    """Process every scene acquired up to ``night`` (default: today in schedule.timezone) not yet published;
+    ``products``: only these (a project group's), default every configured product."""
     settings = load_settings(config)
-    end = night or dt.datetime.now(LOCAL_TZ).date()
+    if products:
+        settings = select(Path(config), settings.aoi.id, products=products)
+    end = night or dt.datetime.now(ZoneInfo(settings.schedule.timezone)).date()
     start = settings.nightly.since or dt.date(1984, 1, 1)
     if settings.nightly.lookback_days:
         start = max(start, end - dt.timedelta(days=settings.nightly.lookback_days))

@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,6 +29,8 @@ __all__ = [
     "NightlyConfig",
     "QualityConfig",
     "SarConfig",
+    "ScheduleConfig",
+    "ScheduleGroup",
     "Settings",
     "SourceConfig",
     "TerrainConfig",
@@ -44,6 +47,8 @@ SAR_BANDS = ("vv", "vh")
 SAR_PRODUCTS = ("water-sar", *SAR_BANDS)
 """Radar products: water classes from backscatter, and speckle-filtered backscatter in dB."""
 PRODUCTS = (*OPTICAL_PRODUCTS, *SAR_PRODUCTS)
+LAND_PRODUCTS = ("ndvi",)
+"""Products of the land-resources group (the rest belong to the water group)."""
 CLASS_PRODUCTS = ("water", "water-sar")
 """Products whose layer is the water class raster (the others are scaled int16 values)."""
 
@@ -317,6 +322,50 @@ class NightlyConfig(_Model):
     )
 
 
+class ScheduleGroup(_Model):
+    """One nightly deployment: the products it publishes and when it runs (cron, or every N seconds)."""
+
+    products: tuple[str, ...] = Field(min_length=1)
+    cron: str | None = Field(default=None, description="Cron line in schedule.timezone, e.g. '30 1 * * *'.")
+    interval_s: int | None = Field(default=None, ge=1, description="Instead of cron: every N seconds.")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, v: str | None) -> str | None:
+        if v is not None and len(v.split()) != 5:
+            raise ValueError(f"expected five cron fields (minute hour day month weekday), got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> ScheduleGroup:
+        if (self.cron is None) == (self.interval_s is None):
+            raise ValueError("give exactly one of cron and interval_s")
+        return self
+
+
+class ScheduleConfig(_Model):
+    """Deployments served by ``sensing schedule`` (a local Prefect server) or by workers."""
+
+    timezone: str = "Asia/Almaty"
+    groups: dict[str, ScheduleGroup] = Field(
+        default_factory=dict,
+        description="Project groups, one nightly deployment each (nightly-<group>); default: "
+        "Settings.schedule_groups().",
+    )
+    backfill_concurrency: int = Field(
+        default=2, ge=1, le=32, description="Partitions (month x AOI) a backfill runs at once."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Asia/Almaty)") from None
+        return v
+
+
 class PublishConfig(_Model):
     """What the catalogue keeps."""
 
@@ -374,6 +423,7 @@ class Settings(_Model):
     nightly: NightlyConfig = NightlyConfig()
     alerts: AlertConfig = AlertConfig()
     publish: PublishConfig = PublishConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     demo: DemoConfig | None = None
 
     @field_validator("products")
@@ -392,6 +442,10 @@ class Settings(_Model):
             raise ValueError(
                 f"products: {wrong} cannot be made from a {self.source.sensor} source; choose from {list(allowed)}"
             )
+        for group, spec in self.schedule.groups.items():
+            odd = [p for p in spec.products if p not in allowed]
+            if odd:
+                raise ValueError(f"schedule.groups.{group}.products: {odd} are not products of this source")
         missing = [p for p in self.published_products if p in INDEX_PRODUCTS and p not in self.indices]
         if missing:
             raise ValueError(f"indices: no scale configured for {missing}")
@@ -403,6 +457,19 @@ class Settings(_Model):
         if self.products:
             return self.products
         return SAR_PRODUCTS if self.source.sensor == "sar" else OPTICAL_PRODUCTS
+
+    def schedule_groups(self) -> dict[str, ScheduleGroup]:
+        """The configured nightly groups; by default water (classes, water indices) at 01:30 and,
+        for optical sources, land (NDVI) at 03:30, each limited to the published products."""
+        if self.schedule.groups:
+            return self.schedule.groups
+        published = self.published_products
+        water = tuple(p for p in published if p not in LAND_PRODUCTS)
+        land = tuple(p for p in published if p in LAND_PRODUCTS)
+        groups = {"water": ScheduleGroup(products=water, cron="30 1 * * *")} if water else {}
+        if land:
+            groups["land"] = ScheduleGroup(products=land, cron="30 3 * * *")
+        return groups
 
     @property
     def output_dir(self) -> Path:
