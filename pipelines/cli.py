@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
-from pipelines.cli_schedule import deploy, schedule
+from pipelines.cli_schedule import deploy, schedule, status
 from pipelines.cli_series import change, exclude, flood, gauges_app
 from pipelines.cli_waterbodies import waterbodies_app
 from pipelines.environment import configure_prefect
@@ -54,6 +54,7 @@ app.command()(flood)
 app.add_typer(gauges_app, name="gauges")
 app.command()(schedule)
 app.command()(deploy)
+app.command()(status)
 log = logging.getLogger("sensing.cli")  # progress lines when stderr is not a terminal
 log.addHandler(logging.StreamHandler())
 log.setLevel(logging.INFO)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pipelines import tasks
 from pipelines.progress import progress_bar
 from pipelines.report import run_summary, summary_markdown
+from pipelines.run_guard import active_run, mark_dead_runs_crashed
+from sensing.alerts import Alert
 from sensing.cluster import dask_client
 from sensing.config import Settings, load_settings
 from sensing.errors import ConfigError
@@ -35,11 +38,47 @@ SCENE_CONCURRENCY = 2
 
 def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: bool) -> dict[str, Any]:
     logger = get_run_logger()
+    layout = OutputLayout(settings.output_dir)
+    run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    recovered = mark_dead_runs_crashed(layout.runs, found_by=f"flow run {run_id}")
+    for dead in recovered:
+        logger.warning("flow run %s (%s) died mid-run: marked Crashed", dead["flow_run_id"], dead["flow"])
+    with active_run(layout.runs, run_id, name):
+        results, alerts, timings = _process(settings, start, end, force, logger)
+    table = read_water_areas(layout.water_areas)
+    summary = run_summary(name, results, layout.root, table, alerts)
+    summary |= {"run_id": run_id, "aoi": settings.aoi.id, "timings_s": timings, "recovered": recovered}
+    if alerts and settings.alerts.webhook_url:
+        context = {"flow": name, "run_id": run_id, "aoi": settings.aoi.id}
+        summary["webhook"] = tasks.notify_alerts(alerts, settings.alerts.webhook_url, context)
+        logger.info("alerts webhook: %s", summary["webhook"])
+    write_json_atomic(layout.runs / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{run_id}.json", summary)
+    create_markdown_artifact(
+        key=f"{name}-run-report", markdown=summary_markdown(summary, table), description=f"{name} run"
+    )
+    return summary
+
+
+def _process(
+    settings: Settings, start: dt.date, end: dt.date, force: bool, logger: Any
+) -> tuple[list[SceneResult], list[Alert], dict[str, float]]:
+    """Search, process every scene (one failure does not stop the others), publish; with stage timings."""
     bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 2)
+        clock = now
+
     with dask_client(settings.dask) as client:
         logger.info("Dask: %s", client)
+        lap("dask_start")
         scenes = tasks.search_scenes(settings, start, end)
         logger.info("%d scene(s) from %s to %s over %s", len(scenes), start, end, settings.aoi.id)
+        lap("search")
         futures = [tasks.process_scene.submit(settings, scene, bodies, force) for scene in scenes]
         results: list[SceneResult] = []
         with progress_bar("Scenes", len(scenes), logger) as advance:
@@ -52,21 +91,10 @@ def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: boo
                     sensor = sensor_name(scene.platform, settings.source.sensor)
                     results.append(SceneResult(scene.id, scene.date, "failed", reason=reason, sensor=sensor))
                 advance(f"{scene.id} {results[-1].status}")
+        lap("scenes")
         alerts = tasks.publish_run(settings, results)
-    layout = OutputLayout(settings.output_dir)
-    table = read_water_areas(layout.water_areas)
-    summary = run_summary(name, results, layout.root, table, alerts)
-    run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    summary["run_id"] = run_id
-    if alerts and settings.alerts.webhook_url:
-        context = {"flow": name, "run_id": run_id, "aoi": settings.aoi.id}
-        summary["webhook"] = tasks.notify_alerts(alerts, settings.alerts.webhook_url, context)
-        logger.info("alerts webhook: %s", summary["webhook"])
-    write_json_atomic(layout.runs / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{run_id[:8]}.json", summary)
-    create_markdown_artifact(
-        key=f"{name}-run-report", markdown=summary_markdown(summary, table), description=f"{name} run"
-    )
-    return summary
+        lap("publish")
+    return results, alerts, timings
 
 
 @flow(name="nightly", task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY), log_prints=True)

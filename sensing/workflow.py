@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -115,9 +117,26 @@ def process_scene(
     per-water-body counts together.
     """
     layout = OutputLayout(settings.output_dir)
+    with _layer_locks(layout, settings, scene.date):
+        if not force and _published(layout, settings, scene):
+            reason = f"already published ({settings.version_key()})"
+            return SceneResult(scene.id, scene.date, "skipped", reason=reason)
+        return _classify_and_publish(settings, source, scene, bodies, layout)
+
+
+@contextlib.contextmanager
+def _layer_locks(layout: OutputLayout, settings: Settings, date: dt.date) -> Iterator[None]:
+    """Hold the lock of every layer the scene publishes (in a fixed order: no deadlock between runs)."""
+    with contextlib.ExitStack() as stack:
+        for product in sorted(settings.published_products):
+            stack.enter_context(file_lock(layout.layer_lock(product, settings.aoi.id, date)))
+        yield
+
+
+def _classify_and_publish(
+    settings: Settings, source: SceneSource, scene: SceneRef, bodies: list[WaterBody], layout: OutputLayout
+) -> SceneResult:
     version = settings.version_key()
-    if not force and _published(layout, settings, scene):
-        return SceneResult(scene.id, scene.date, "skipped", reason=f"already published ({version})")
     geobox = aoi_geobox(settings.aoi)
     zones = zones_raster(bodies, geobox, settings.dask.chunk)
     cores = zones_raster(bodies, geobox, settings.dask.chunk, shrink_m=settings.water.core_margin_m)

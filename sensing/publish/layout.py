@@ -104,6 +104,10 @@ class OutputLayout:
         """Run reports."""
         return self.root / "runs"
 
+    def layer_lock(self, product: str, aoi: str, date: dt.date) -> Path:
+        """Lock file of one layer: one writer at a time, whichever run it belongs to."""
+        return self.root / ".locks" / product / aoi / f"{date.isoformat()}.lock"
+
     @property
     def lock(self) -> Path:
         """Lock file serialising catalog, table and index updates."""

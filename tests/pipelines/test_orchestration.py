@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -205,4 +206,9 @@ def test_a_backfill_runs_month_partitions_as_reprocess_runs_within_its_concurren
     assert most_at_once <= 2
     data = Path(yaml.safe_load(scheduled_config.read_text())["data_dir"])
     dates = {p.parent.parent.name for p in (data / "outputs" / "layers" / "water").rglob("*.tif")}
+    reports = [json.loads(p.read_text()) for p in (data / "outputs" / "runs").glob("*.json")]
+    # one report per run, named by the full run id (uuid7 ids share their first 8 digits within a minute)
+    assert {c["id"] for c in children} <= {r["run_id"] for r in reports}
+    for child in children:
+        assert len(list((data / "outputs" / "runs").glob(f"*-{child['id']}.json"))) == 1
     assert {"2021-08-01", "2021-09-07", "2021-10-13"} <= dates
