@@ -6,6 +6,7 @@ Must run before ``prefect`` is first imported: Prefect reads these settings at i
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def configure_prefect(data_dir: Path) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The library's loggers and Python warnings (captured into "py.warnings") reach the runs' logs.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "sensing,py.warnings")
+    logging.captureWarnings(True)
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 

@@ -191,3 +191,34 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
     proxy = FaultProxy(upstream)
     with serve_asgi(proxy, proxy.port):
         yield proxy
+
+
+@contextlib.contextmanager
+def dask_processes(workers: int, memory_limit: str, log_dir: Path) -> Iterator[str]:
+    """``dask scheduler`` and ``workers`` x ``dask worker`` processes (one thread each) on 127.0.0.1;
+    yields the scheduler's address once every worker has joined."""
+    from distributed import Client
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = [(log_dir / f"dask-{i}.log").open("wb") for i in range(workers + 1)]
+    commands = [[dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]] + [
+        [dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
+         "--memory-limit", memory_limit, "--no-dashboard", "--name", f"worker-{i}"]
+        for i in range(workers)
+    ]  # fmt: skip
+    processes = [
+        subprocess.Popen(c, stdout=log, stderr=subprocess.STDOUT)
+        for c, log in zip(commands, logs, strict=True)
+    ]
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process, log in zip(processes, logs, strict=True):
+            process.wait(timeout=60)
+            log.close()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
 from pipelines.cli import app
+from tests.conftest import ROOT
 
 runner = CliRunner()
 
@@ -14,8 +19,17 @@ runner = CliRunner()
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo-data", "run", "reprocess", "serve"):
+    for command in ("demo-data", "run", "reprocess", "serve", "schedule", "deploy", "status"):
         assert command in result.output
+
+
+def test_the_images_entrypoints_run_sensing_and_reject_an_unknown_role() -> None:
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    entrypoint = [shutil.which("bash") or "bash", str(ROOT / "scripts" / "entrypoint.sh")]
+    shown = subprocess.run([*entrypoint, "run", "status", "--help"], env=env, capture_output=True, text=True)
+    assert shown.returncode == 0 and "stale layers" in shown.stdout
+    wrong = subprocess.run([*entrypoint, "scheduler"], env=env, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "serve, schedule, worker or run" in wrong.stderr
 
 
 def _reprocess(demo_root: Path, aoi: str, start: str, end: str, *more: str) -> Result:

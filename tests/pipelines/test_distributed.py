@@ -1,0 +1,64 @@
+"""Flows on an existing Dask cluster (``dask.address``): a real ``dask scheduler`` and two ``dask worker``
+processes on 127.0.0.1 give the same layers and areas as the local cluster; a scene several times
+larger than a worker's memory limit completes, its memory bounded by the chunking."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rasterio
+from distributed import Client
+
+from sensing.config import load_settings
+from sensing.publish.layout import OutputLayout
+from tests.conftest import write_test_config
+from tests.servers import dask_processes
+
+SENSING = str(Path(sys.executable).with_name("sensing"))
+PERIOD = ["--start", "2021-08-01", "--end", "2021-09-30"]
+
+
+def _reprocess(config: Path, dask_address: str = "") -> OutputLayout:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {
+        "SENSING_DASK_ADDRESS": dask_address
+    }
+    done = subprocess.run(
+        [SENSING, "reprocess", "--config", str(config), "--aoi", "kapchagay-dam", *PERIOD],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return OutputLayout(load_settings(config).output_dir)
+
+
+def _pixels(layout: OutputLayout) -> dict[str, np.ndarray]:
+    layers = {}
+    for path in sorted((layout.root / "layers").rglob("*.tif")):
+        with rasterio.open(path) as ds:
+            layers[str(path.relative_to(layout.root))] = ds.read()
+    return layers
+
+
+def test_a_flow_on_an_external_dask_cluster_equals_the_local_run(demo_copy: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    shutil.copytree(demo_copy / "data" / "demo-archive", remote / "data" / "demo-archive")
+    remote_config = write_test_config(remote)
+    local = _reprocess(demo_copy / "config.yaml")
+    with dask_processes(2, "1GB", tmp_path) as address:
+        distributed = _reprocess(remote_config, address)
+        with Client(address) as client:
+            transitions = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+    assert transitions > 1000, "the work did not run on the external cluster"
+    ours, theirs = _pixels(local), _pixels(distributed)
+    assert len(ours) >= 8 and ours.keys() == theirs.keys()
+    for name, pixels in ours.items():
+        np.testing.assert_array_equal(pixels, theirs[name], err_msg=name)
+    columns = ["water_body", "date", "water_km2", "threshold", "quality"]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(local.water_areas)[columns], pd.read_parquet(distributed.water_areas)[columns]
+    )
