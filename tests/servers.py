@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import socket
 import subprocess
@@ -193,10 +194,18 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
         yield proxy
 
 
+@dataclasses.dataclass(frozen=True)
+class DaskProcesses:
+    """A running ``dask scheduler`` and its ``dask worker`` processes (each a nanny and its worker)."""
+
+    address: str
+    workers: list[subprocess.Popen[bytes]]
+
+
 @contextlib.contextmanager
-def dask_processes(workers: int, memory_limit: str, log_dir: Path) -> Iterator[str]:
-    """``dask scheduler`` and ``workers`` x ``dask worker`` processes (one thread each) on 127.0.0.1;
-    yields the scheduler's address once every worker has joined."""
+def dask_processes(workers: int, memory_limit: str, log_dir: Path) -> Iterator[DaskProcesses]:
+    """``dask scheduler`` and ``workers`` x ``dask worker`` processes (one thread each) on 127.0.0.1,
+    once every worker has joined."""
     from distributed import Client
 
     dask = str(Path(sys.executable).with_name("dask"))
@@ -215,10 +224,52 @@ def dask_processes(workers: int, memory_limit: str, log_dir: Path) -> Iterator[s
     try:
         with Client(address, timeout=60) as client:
             client.wait_for_workers(workers, timeout=120)
-        yield address
+        yield DaskProcesses(address, processes[1:])
     finally:
         for process in reversed(processes):
             process.terminate()
         for process, log in zip(processes, logs, strict=True):
             process.wait(timeout=60)
             log.close()
+
+
+class WorkerMemory:
+    """Samples the RSS of each Dask worker process (the nanny's children) every 0.1 s in a thread;
+    ``peaks_mb`` per worker, and ``restarts`` (worker processes replaced by their nanny)."""
+
+    def __init__(self, nannies: list[subprocess.Popen[bytes]]) -> None:
+        import psutil
+
+        self._nannies = [psutil.Process(n.pid) for n in nannies]
+        self.peaks_mb = [0.0] * len(nannies)
+        self._pids: list[set[int]] = [set() for _ in nannies]
+        self._most: list[int] = [0] * len(nannies)  # processes at once under a nanny (worker + helpers)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            for i, nanny in enumerate(self._nannies):
+                try:
+                    children = nanny.children(recursive=True)
+                    rss = sum(c.memory_info().rss for c in children)
+                except psutil.NoSuchProcess:
+                    continue
+                self._pids[i] |= {c.pid for c in children}
+                self._most[i] = max(self._most[i], len(children))
+                self.peaks_mb[i] = max(self.peaks_mb[i], rss / 2**20)
+            time.sleep(0.1)
+
+    @property
+    def restarts(self) -> int:
+        return sum(len(pids) - most for pids, most in zip(self._pids, self._most, strict=True))
+
+    def __enter__(self) -> WorkerMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -18,7 +18,7 @@ from distributed import Client
 from sensing.config import load_settings
 from sensing.publish.layout import OutputLayout
 from tests.conftest import write_test_config
-from tests.servers import dask_processes
+from tests.servers import WorkerMemory, dask_processes
 
 SENSING = str(Path(sys.executable).with_name("sensing"))
 PERIOD = ["--start", "2021-08-01", "--end", "2021-09-30"]
@@ -49,9 +49,9 @@ def test_a_flow_on_an_external_dask_cluster_equals_the_local_run(demo_copy: Path
     shutil.copytree(demo_copy / "data" / "demo-archive", remote / "data" / "demo-archive")
     remote_config = write_test_config(remote)
     local = _reprocess(demo_copy / "config.yaml")
-    with dask_processes(2, "1GB", tmp_path) as address:
-        distributed = _reprocess(remote_config, address)
-        with Client(address) as client:
+    with dask_processes(2, "1GB", tmp_path) as cluster:
+        distributed = _reprocess(remote_config, cluster.address)
+        with Client(cluster.address) as client:
             transitions = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
     assert transitions > 1000, "the work did not run on the external cluster"
     ours, theirs = _pixels(local), _pixels(distributed)
@@ -62,3 +62,46 @@ def test_a_flow_on_an_external_dask_cluster_equals_the_local_run(demo_copy: Path
     pd.testing.assert_frame_equal(
         pd.read_parquet(local.water_areas)[columns], pd.read_parquet(distributed.water_areas)[columns]
     )
+
+
+SCENE_PX = 5490  # a quarter of a Sentinel-2 tile at 10 m
+WORKER_LIMIT_MB = 400
+
+
+def test_a_scene_several_times_a_workers_memory_limit_completes_within_it(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    subprocess.run(
+        [SENSING, "demo-data", "--size", str(SCENE_PX), "--resolution", "10", "--years", "1",
+         "--dates-per-year", "2", "--no-sentinel1", "--out", str(archive)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (b03,) = archive.glob("sentinel-2-l2a-demo/*20210801*/B03.tif")
+    with rasterio.open(b03) as ds:
+        bounds = list(ds.bounds)
+    config = write_test_config(
+        tmp_path / "run", aoi={"id": "quarter-tile", "name": "a quarter tile", "crs": "EPSG:32643",
+                               "bounds": bounds, "resolution": 10},
+        source={"kind": "static-stac", "catalog": str(archive / "catalog.json"),
+                "collection": "sentinel-2-l2a-demo", "max_cloud_cover": 100},
+        publish={"summaries": False},
+    )  # fmt: skip
+    scene_mb = SCENE_PX**2 * (6 * 2 + 8 * 4) / 2**20  # six uint16 bands decoded, eight float32 arrays
+    assert scene_mb > 3 * WORKER_LIMIT_MB
+    with (
+        dask_processes(1, f"{WORKER_LIMIT_MB}MB", tmp_path) as cluster,
+        WorkerMemory(cluster.workers) as memory,
+    ):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        done = subprocess.run(
+            [SENSING, "reprocess", "--config", str(config), "--aoi", "quarter-tile", "--start", "2021-08-01",
+             "--end", "2021-08-01"],
+            env=env | {"SENSING_DASK_ADDRESS": cluster.address}, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert memory.restarts == 0
+    assert 0 < max(memory.peaks_mb) < WORKER_LIMIT_MB, memory.peaks_mb
+    layers = sorted((tmp_path / "run" / "data" / "outputs" / "layers").rglob("*.tif"))
+    assert {p.stem for p in layers} == {"water", "ndwi", "mndwi", "ndvi"}
+    for layer in layers:
+        with rasterio.open(layer) as ds:
+            assert (ds.width, ds.height) == (SCENE_PX, SCENE_PX)
