@@ -40,6 +40,8 @@ bench: $(VENV)/.installed
 	$(PY) bench/w3.py
 	$(PY) bench/tiles.py
 	$(PY) bench/water_body_date.py
+	$(PY) bench/memory.py
+	$(PY) bench/national.py
 	$(PY) bench/summary.py
 
 ## Re-resolve the lock file from pyproject.toml (needs the package index).

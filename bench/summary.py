@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import national
+
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ("wall_s", "cpu_s", "peak_rss_mb")
 
@@ -44,10 +47,21 @@ def section(doc: dict[str, Any]) -> list[str]:
             "peak_rss_mb",
         )
         lines += [*_table(contenders, fields), ""]
+    elif workload == "memory":
+        fields = ("scene_uint16_mb", "scene_float32_mb", "worker_peak_rss_mb", "worker_restarts", "wall_s")
+        lines += [*_table({f"{s} px": r for s, r in doc["runs"].items()}, fields), ""]
+        lines += [
+            f"Peak worker RSS growth from the smallest to the largest scene: {doc['peak_worker_rss_growth']}",
+            "",
+        ]
+    elif workload == "national":
+        lines += [national.markdown(doc), ""]
     elif contenders and all(isinstance(c, dict) for c in contenders.values()):
         fields = FIELDS + tuple(
             k for k in ("outputs_valid_cog", "area_error_pct") if any(k in c for c in contenders.values())
         )
+        if not any(f in c for f in FIELDS for c in contenders.values()):  # a workload with its own measures
+            fields = tuple(dict.fromkeys(k for c in contenders.values() for k in c))
         lines += [*_table(contenders, fields), ""]
     for key in ("ratios", "throughput_ratio_sensing_over_titiler", "prefect_server_startup_s", "targets"):
         if key in doc:

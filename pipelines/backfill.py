@@ -19,6 +19,7 @@ from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
 from pipelines.flows import DEFAULT_CONFIG
+from pipelines.notify import on_run_failure
 from sensing.config import load_settings
 from sensing.errors import ConfigError, SensingError
 from sensing.selection import select
@@ -43,7 +44,7 @@ def month_partitions(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.dat
     return parts
 
 
-@flow(name="backfill", log_prints=True)
+@flow(name="backfill", log_prints=True, on_failure=[on_run_failure], on_crashed=[on_run_failure])
 def backfill(
     aois: list[str],
     start: dt.date,

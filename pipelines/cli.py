@@ -18,6 +18,7 @@ from pipelines.cli_series import change, exclude, flood, gauges_app
 from pipelines.cli_waterbodies import waterbodies_app
 from pipelines.environment import configure_prefect
 from pipelines.progress import progress_bar
+from pipelines.report import number_cell
 from sensing.config import Settings
 from sensing.errors import SensingError
 
@@ -114,11 +115,6 @@ def demo_data(
     console.print(f"Ground truth: {catalog.parent / 'truth'}")
 
 
-def _number(value: float | None, form: str = "{:.2f}") -> str:
-    """A table cell: ``value`` formatted, or "-" where there is none (e.g. no gap filling)."""
-    return "-" if value is None or value != value else form.format(value)
-
-
 def _print_summary(summary: dict[str, Any], settings: Settings) -> None:
     from sensing.publish.layout import OutputLayout
     from sensing.publish.tables import read_water_areas
@@ -137,8 +133,8 @@ def _print_summary(summary: dict[str, Any], settings: Settings) -> None:
     for column in ("water body", "date", "sensor", *numbers, "quality", "method"):
         view.add_column(column, justify="right" if column in numbers else "left")
     for row in table.itertuples():
-        view.add_row(row.water_body, row.date, row.sensor, _number(row.water_km2), _number(row.filled_km2),
-                     _number(row.ice_km2), _number(row.valid_fraction, "{:.0%}"), row.quality, row.method)  # fmt: skip
+        view.add_row(row.water_body, row.date, row.sensor, number_cell(row.water_km2), number_cell(row.filled_km2),
+                     number_cell(row.ice_km2), number_cell(row.valid_fraction, ".0%"), row.quality, row.method)  # fmt: skip
     console.print(view)
     for row in summary.get("flood", []):
         console.print(f"Flood {row['event']}, {row['zone']}: {row['flooded_km2']:.3f} km² flooded")

@@ -14,6 +14,7 @@ from prefect.context import get_run_context
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines import tasks
+from pipelines.notify import failure_webhook, notify, on_run_failure
 from pipelines.progress import progress_bar
 from pipelines.report import run_summary, summary_markdown
 from pipelines.run_guard import active_run, mark_dead_runs_crashed
@@ -41,13 +42,18 @@ def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: boo
     layout = OutputLayout(settings.output_dir)
     run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     recovered = mark_dead_runs_crashed(layout.runs, found_by=f"flow run {run_id}")
+    webhook = failure_webhook(settings)
     for dead in recovered:
         logger.warning("flow run %s (%s) died mid-run: marked Crashed", dead["flow_run_id"], dead["flow"])
+        notify(webhook, "flow-run-crashed", dead | {"found_by": run_id})
     with active_run(layout.runs, run_id, name):
         results, alerts, timings = _process(settings, start, end, force, logger)
     table = read_water_areas(layout.water_areas)
     summary = run_summary(name, results, layout.root, table, alerts)
     summary |= {"run_id": run_id, "aoi": settings.aoi.id, "timings_s": timings, "recovered": recovered}
+    if summary["failed"]:
+        failed = {"flow": name, "flow_run_id": run_id, "aoi": settings.aoi.id, "failed": summary["failed"]}
+        summary["failure_webhook"] = notify(webhook, "scenes-failed", failed)
     if alerts and settings.alerts.webhook_url:
         context = {"flow": name, "run_id": run_id, "aoi": settings.aoi.id}
         summary["webhook"] = tasks.notify_alerts(alerts, settings.alerts.webhook_url, context)
@@ -97,7 +103,13 @@ def _process(
     return results, alerts, timings
 
 
-@flow(name="nightly", task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY), log_prints=True)
+@flow(
+    name="nightly",
+    task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY),
+    log_prints=True,
+    on_failure=[on_run_failure],
+    on_crashed=[on_run_failure],
+)
 def nightly(
     config: str = DEFAULT_CONFIG, night: dt.date | None = None, products: list[str] | None = None
 ) -> dict[str, Any]:
@@ -113,7 +125,13 @@ def nightly(
     return _run("nightly", settings, start, end, force=False)
 
 
-@flow(name="reprocess", task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY), log_prints=True)
+@flow(
+    name="reprocess",
+    task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY),
+    log_prints=True,
+    on_failure=[on_run_failure],
+    on_crashed=[on_run_failure],
+)
 def reprocess(
     aoi: str,
     start: dt.date,

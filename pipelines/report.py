@@ -12,7 +12,7 @@ import pandas as pd
 from sensing.alerts import Alert
 from sensing.models import SceneResult
 
-__all__ = ["run_summary", "summary_markdown"]
+__all__ = ["number_cell", "run_summary", "summary_markdown"]
 
 
 def run_summary(
@@ -65,7 +65,13 @@ def summary_markdown(summary: dict[str, Any], table: pd.DataFrame) -> str:
         lines += ["|---|---|---|---:|---:|---:|---|---|"]
         for row in table.itertuples():
             lines.append(
-                f"| {row.water_body} | {row.date} | {row.sensor} | {row.water_km2:.2f} | {row.ice_km2:.2f} "
-                f"| {row.valid_fraction:.0%} | {row.quality} | {row.method} |"
+                f"| {row.water_body} | {row.date} | {row.sensor} | {number_cell(row.water_km2)} "
+                f"| {number_cell(row.ice_km2)} | {number_cell(row.valid_fraction, '.0%')} | {row.quality} "
+                f"| {row.method} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def number_cell(value: float | None, form: str = ".2f") -> str:
+    """A table cell: ``value`` in ``form``, or "-" for none (a failed observation measured nothing)."""
+    return "-" if value is None or pd.isna(value) else format(value, form)

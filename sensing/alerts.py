@@ -23,7 +23,7 @@ import requests
 from sensing.config import AlertConfig
 from sensing.models import WaterBodyArea
 
-__all__ = ["ALERT_KEY", "Alert", "alert_rows", "evaluate_alerts", "post_alerts"]
+__all__ = ["ALERT_KEY", "Alert", "alert_rows", "evaluate_alerts", "post_alerts", "post_json"]
 
 ALERT_KEY = ["water_body", "date", "sensor"]
 
@@ -91,10 +91,14 @@ def evaluate_alerts(
 
 def post_alerts(alerts: list[Alert], url: str, *, context: dict[str, object], timeout_s: float = 10) -> str:
     """POST the alerts as JSON to ``url`` (3 attempts); return ``sent`` or why not, never raise."""
-    body = {"alerts": [dataclasses.asdict(a) for a in alerts], **context}
+    return post_json(url, {"alerts": [dataclasses.asdict(a) for a in alerts], **context}, timeout_s=timeout_s)
+
+
+def post_json(url: str, body: dict[str, object], *, timeout_s: float = 10) -> str:
+    """POST ``body`` as JSON to a webhook (3 attempts on errors and 5xx); ``sent`` or why not, never raise."""
     for attempt in range(3):
         try:
-            response = requests.post(url, data=json.dumps(body), timeout=timeout_s,
+            response = requests.post(url, data=json.dumps(body, default=str), timeout=timeout_s,
                                      headers={"Content-Type": "application/json"})  # fmt: skip
             if response.status_code < 500:
                 response.raise_for_status()
@@ -102,7 +106,7 @@ def post_alerts(alerts: list[Alert], url: str, *, context: dict[str, object], ti
             reason = f"HTTP {response.status_code}"
         except requests.RequestException as exc:
             reason = f"{type(exc).__name__}: {exc}"
-        log.warning("alert webhook attempt %d failed: %s", attempt + 1, reason)
+        log.warning("webhook %s attempt %d failed: %s", url, attempt + 1, reason)
     return f"not sent: {reason}"
 
 

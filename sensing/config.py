@@ -311,6 +311,12 @@ class AlertConfig(_Model):
     webhook_url: str | None = Field(
         default=None, pattern=r"^https?://", description="POST every run's alerts here as JSON (optional)."
     )
+    failure_webhook_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="POST here when a run fails, crashes or fails scenes (optional; env "
+        "SENSING_FAILURE_WEBHOOK_URL overrides).",
+    )
 
 
 class NightlyConfig(_Model):

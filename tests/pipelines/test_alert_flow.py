@@ -121,3 +121,33 @@ def test_an_excluded_observation_leaves_alerts_and_occurrence_until_withdrawn(
     assert row().usable and not row().excluded
     assert DAY.isoformat() in json.loads(occurrence.read_text())["properties"]["sensing:dates"]
     assert not pd.read_parquet(layout.exclusions).active.any()  # withdrawn, kept on record
+
+
+def test_failures_are_posted_to_the_failure_webhook(demo_copy: Path, prefect_api: None) -> None:
+    from prefect.states import State
+
+    from pipelines.flows import reprocess
+    from sensing.errors import ConfigError
+
+    config = demo_copy / "config.yaml"
+    receiver = Receiver()
+    broken = next(demo_copy.rglob("S2A_43TGJ_20210801_0_L2A/B03.tif"))
+    broken.write_bytes(broken.read_bytes()[:5000])  # a truncated download
+    with serve_asgi(receiver.app) as url:
+        doc = yaml.safe_load(config.read_text())
+        doc["alerts"] = {"failure_webhook_url": f"{url}/hook"}
+        config.write_text(yaml.safe_dump(doc))
+        summary = reprocess(aoi="kapchagay-dam", start=DAY, end=DAY, products=["water"], config=str(config))
+        state: State = reprocess(
+            aoi="kapchagay-dam", start=DAY, end=DAY, products=["nbr"], config=str(config), return_state=True
+        )
+    assert summary["failure_webhook"] == "sent"
+    scenes, run = receiver.received
+    assert scenes["event"] == "scenes-failed" and scenes["aoi"] == "kapchagay-dam"
+    assert (
+        scenes["failed"][0]["scene"] == "S2A_43TGJ_20210801_0_L2A"
+        and "B03.tif" in scenes["failed"][0]["reason"]
+    )
+    assert state.is_failed() and isinstance(state.result(raise_on_failure=False), ConfigError)
+    assert run["event"] == "flow-run-failed" and run["flow"] == "reprocess" and "nbr" in run["message"]
+    assert run["parameters"]["products"] == ["nbr"]
