@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,16 @@ __all__ = ["DEFAULT_CONFIG", "nightly", "reprocess"]
 DEFAULT_CONFIG = str(Path(__file__).resolve().parent.parent / "configs" / "demo.yaml")
 SCENE_CONCURRENCY = 2
 """Scenes in flight at once; each one's pixel work is spread over the Dask cluster."""
+
+
+scene_flow = functools.partial(
+    flow,
+    task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY),
+    log_prints=True,
+    on_failure=[on_run_failure],
+    on_crashed=[on_run_failure],
+)
+"""The flows over scenes: SCENE_CONCURRENCY scenes at once, failures and crashes notified."""
 
 
 def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: bool) -> dict[str, Any]:
@@ -103,13 +114,7 @@ def _process(
     return results, alerts, timings
 
 
-@flow(
-    name="nightly",
-    task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY),
-    log_prints=True,
-    on_failure=[on_run_failure],
-    on_crashed=[on_run_failure],
-)
+@scene_flow(name="nightly")
 def nightly(
     config: str = DEFAULT_CONFIG, night: dt.date | None = None, products: list[str] | None = None
 ) -> dict[str, Any]:
@@ -125,13 +130,7 @@ def nightly(
     return _run("nightly", settings, start, end, force=False)
 
 
-@flow(
-    name="reprocess",
-    task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY),
-    log_prints=True,
-    on_failure=[on_run_failure],
-    on_crashed=[on_run_failure],
-)
+@scene_flow(name="reprocess")
 def reprocess(
     aoi: str,
     start: dt.date,
