@@ -94,6 +94,10 @@ class SourceConfig(_Model):
     max_request_px: int = Field(
         default=2500, ge=64, le=2500, description="sentinelhub: largest request side."
     )
+    max_concurrent_requests: int = Field(
+        default=2, ge=1, le=32,
+        description="sentinelhub: requests in flight at once over every run sharing the data folder.",
+    )  # fmt: skip
     collection: str | None = Field(default=None, description="Only scenes of this collection.")
     page_size: int = Field(default=100, ge=1, le=10000, description="stac-api: items per search page.")
     timeout_s: float = Field(default=60, gt=0, description="stac-api: timeout of each HTTP request.")

@@ -11,6 +11,7 @@ Retry-After header). Request bodies are kept in ``requests`` for tests to inspec
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import re
@@ -48,6 +49,8 @@ class SentinelHubServer:
         self.failures: list[int] = []
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.delay_s = 0.0  # seconds each process request takes
+        self.in_flight = self.most_in_flight = 0
         self.app = Starlette(
             routes=[
                 Route("/oauth/token", self.token, methods=["POST"]),
@@ -109,6 +112,17 @@ class SentinelHubServer:
         )
 
     async def process(self, request: Request) -> Response:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay_s)
+            return await self._process(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    async def _process(self, request: Request) -> Response:
         if not self._authorised(request):
             return JSONResponse({"error": "unauthorised"}, status_code=401)
         with self.lock:

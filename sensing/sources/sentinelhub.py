@@ -31,7 +31,7 @@ from shapely.geometry import box, mapping
 from sensing.config import SourceConfig
 from sensing.errors import ConfigError, FatalError, RetryableError, SceneError
 from sensing.models import SceneRef
-from sensing.publish.locks import file_lock
+from sensing.publish.locks import file_lock, slot
 from sensing.publish.stac import EXTENSIONS
 from sensing.publish.storage import atomic_path
 from sensing.secrets import redact_secrets_in_logs
@@ -231,7 +231,8 @@ class SentinelHubSource(_StacItems):
     def _download(self, request: SentinelHubRequest, path: Path, scene: SceneRef, estimate: float) -> None:
         client = SentinelHubDownloadClient(config=self._sh_config())
         try:
-            (response,) = client.download(request.download_list, decode_data=False, show_progress=False)
+            with slot(self.cache_dir / ".slots", self.config.max_concurrent_requests):
+                (response,) = client.download(request.download_list, decode_data=False, show_progress=False)
         except OutOfRequestsException as exc:
             raise RetryableError(f"{scene.id}: Sentinel Hub rate limit: {exc}") from exc
         except DownloadFailedException as exc:

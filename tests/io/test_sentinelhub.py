@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from sentinelhub import SentinelHubDownloadClient
 from sensing.config import Settings, SourceConfig, load_settings
 from sensing.errors import ConfigError, FatalError, RetryableError
 from sensing.grid import aoi_geobox
+from sensing.models import SceneRef
 from sensing.registry import load_water_bodies
 from sensing.sources.sentinelhub import SentinelHubSource, evalscript, processing_units
 from sensing.sources.stac import StaticStacSource
@@ -163,3 +165,21 @@ def test_credentials_are_required_and_never_written_or_logged(
     with pytest.raises(ConfigError, match=r"\['SH_CLIENT_SECRET'\]") as error:
         _source(settings).search(BBOX, *PERIOD)
     assert SECRET not in str(error.value)
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_requests_in_flight_never_exceed_the_configured_limit(
+    sentinel_hub: tuple[SentinelHubServer, Settings], limit: int
+) -> None:
+    server, settings = sentinel_hub
+    server.delay_s = 0.3
+    geobox = aoi_geobox(settings.aoi)  # 9 requests per scene
+    scenes = _source(settings).search(BBOX, *PERIOD)[:3]
+
+    def load(scene: SceneRef) -> None:  # each run its own source, as separate runs would have
+        _source(settings, max_concurrent_requests=limit).load(scene, ["green"], geobox, 512).compute()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(load, scenes))
+    assert server.process_calls == 27
+    assert server.most_in_flight == limit
