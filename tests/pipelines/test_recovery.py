@@ -46,6 +46,7 @@ def test_a_killed_night_is_marked_crashed_and_the_rerun_completes_without_redoin
     config = demo_copy / "config.yaml"
     layout = OutputLayout(load_settings(config).output_dir)
     water_items = layout.stac_root / "water"
+    last_items = layout.stac_root / "ndvi"  # a scene's items are written in product order; ndvi last
     night = subprocess.Popen(
         _nightly(config),
         env=_env(),
@@ -54,7 +55,7 @@ def test_a_killed_night_is_marked_crashed_and_the_rerun_completes_without_redoin
         start_new_session=True,
     )
     deadline = time.monotonic() + 300
-    while len(list(water_items.glob("*/*.json"))) < 2:
+    while len(list(last_items.glob("*/*.json"))) < 2:
         assert night.poll() is None, "the night ended before it could be killed"
         assert time.monotonic() < deadline, "no scene published in 300 s"
         time.sleep(0.2)
@@ -64,7 +65,7 @@ def test_a_killed_night_is_marked_crashed_and_the_rerun_completes_without_redoin
     night.send_signal(signal.SIGKILL)
     night.wait()
     os.killpg(night.pid, signal.SIGKILL)  # its orphaned Dask workers, as a machine restart would
-    published = {p.name for p in water_items.glob("*/*.json")}
+    published = {p.name for p in last_items.glob("*/*.json")}  # scenes with every product's item
     assert 2 <= len(published) < 10
     _visible_outputs_are_whole(layout)
 
@@ -76,6 +77,8 @@ def test_a_killed_night_is_marked_crashed_and_the_rerun_completes_without_redoin
     assert report["scenes"]["skipped"] >= len(published)
     assert report["scenes"]["processed"] + report["scenes"]["skipped"] == 10
     assert report["scenes"]["failed"] == 0
+    assert len(report["layers"]) == 4 * report["scenes"]["processed"]  # the report links every new layer
+    assert all(Path(layer).is_file() for layer in report["layers"])
     assert len(list(water_items.glob("*/*.json"))) == 10
     _visible_outputs_are_whole(layout)
     assert not list((layout.runs / "active").glob("*.json"))
