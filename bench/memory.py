@@ -6,8 +6,10 @@ Usage: python bench/memory.py [--sizes 2745,5490,10980] [--workers 2] [--memory-
 The W1 inputs (``tile-SIZE``: 1/16, 1/4 and 1 Sentinel-2 tile, so 1x, 4x and 16x the pixels), ours
 through the library (bench/w1/sensing_library.py, the four W1 products of one date) on an external
 cluster: a real ``dask scheduler`` and WORKERS ``dask worker`` processes (one thread, the memory
-limit each) on 127.0.0.1. Every worker process's RSS is sampled every 0.1 s. The scene's size is its
-bands decoded onto the output grid (uint16) and, as float32, the arrays the products are computed from.
+limit each) on 127.0.0.1. Every 0.1 s the RSS of each worker process, of the scheduler and of the
+client (the process that builds the graphs and writes the COG copies) is sampled. The scene's size is
+its bands decoded onto the output grid (uint16) and, as float32, the arrays the products are computed
+from.
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ def run(size: int, workers: int, limit: str) -> dict[str, Any]:
         doc["dask"]["address"] = cluster.address
         config.write_text(yaml.safe_dump(doc))
         started = time.perf_counter()
-        with WorkerMemory(cluster.workers) as memory:
-            done = subprocess.run(
-                [w1.PY, "bench/w1/sensing_library.py", "--config", str(config), "--aoi", w1.AOI,
-                 "--start", date, "--end", date], cwd=w1.ROOT, check=False,
-            )  # fmt: skip
+        client = subprocess.Popen(
+            [w1.PY, "bench/w1/sensing_library.py", "--config", str(config), "--aoi", w1.AOI,
+             "--start", date, "--end", date], cwd=w1.ROOT,
+        )  # fmt: skip
+        others = {"scheduler": cluster.scheduler.pid, "client": client.pid}
+        with WorkerMemory(cluster.workers, others) as memory:
+            returncode = client.wait()
         wall = time.perf_counter() - started
     pixels = size * size
     return {
@@ -57,8 +61,10 @@ def run(size: int, workers: int, limit: str) -> dict[str, Any]:
         "scene_float32_mb": round(pixels * FLOAT_ARRAYS * 4 / 2**20, 1),
         "worker_peak_rss_mb": [round(p, 1) for p in memory.peaks_mb],
         "worker_restarts": memory.restarts,
+        "scheduler_peak_rss_mb": round(memory.other_peaks_mb["scheduler"], 1),
+        "client_peak_rss_mb": round(memory.other_peaks_mb["client"], 1),
         "wall_s": round(wall, 2),
-        "returncode": done.returncode,
+        "returncode": returncode,
         "outputs_valid_cog": w1._validate(w1._published(folder))["outputs_valid_cog"],
     }
 

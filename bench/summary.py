@@ -48,7 +48,8 @@ def section(doc: dict[str, Any]) -> list[str]:
         )
         lines += [*_table(contenders, fields), ""]
     elif workload == "memory":
-        fields = ("scene_uint16_mb", "scene_float32_mb", "worker_peak_rss_mb", "worker_restarts", "wall_s")
+        fields = ("scene_uint16_mb", "scene_float32_mb", "worker_peak_rss_mb", "worker_restarts",
+                  "scheduler_peak_rss_mb", "client_peak_rss_mb", "wall_s")  # fmt: skip
         lines += [*_table({f"{s} px": r for s, r in doc["runs"].items()}, fields), ""]
         lines += [
             f"Peak worker RSS growth from the smallest to the largest scene: {doc['peak_worker_rss_growth']}",

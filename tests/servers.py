@@ -199,6 +199,7 @@ class DaskProcesses:
     """A running ``dask scheduler`` and its ``dask worker`` processes (each a nanny and its worker)."""
 
     address: str
+    scheduler: subprocess.Popen[bytes]
     workers: list[subprocess.Popen[bytes]]
 
 
@@ -224,7 +225,7 @@ def dask_processes(workers: int, memory_limit: str, log_dir: Path) -> Iterator[D
     try:
         with Client(address, timeout=60) as client:
             client.wait_for_workers(workers, timeout=120)
-        yield DaskProcesses(address, processes[1:])
+        yield DaskProcesses(address, processes[0], processes[1:])
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -235,12 +236,15 @@ def dask_processes(workers: int, memory_limit: str, log_dir: Path) -> Iterator[D
 
 class WorkerMemory:
     """Samples the RSS of each Dask worker process (the nanny's children) every 0.1 s in a thread;
-    ``peaks_mb`` per worker, and ``restarts`` (worker processes replaced by their nanny)."""
+    ``peaks_mb`` per worker, and ``restarts`` (worker processes replaced by their nanny). ``others``
+    (name: pid) are sampled too, each process on its own: ``other_peaks_mb``."""
 
-    def __init__(self, nannies: list[subprocess.Popen[bytes]]) -> None:
+    def __init__(self, nannies: list[subprocess.Popen[bytes]], others: dict[str, int] | None = None) -> None:
         import psutil
 
         self._nannies = [psutil.Process(n.pid) for n in nannies]
+        self._others = {name: psutil.Process(pid) for name, pid in (others or {}).items()}
+        self.other_peaks_mb = dict.fromkeys(self._others, 0.0)
         self.peaks_mb = [0.0] * len(nannies)
         self._pids: list[set[int]] = [set() for _ in nannies]
         self._most: list[int] = [0] * len(nannies)  # processes at once under a nanny (worker + helpers)
@@ -260,6 +264,11 @@ class WorkerMemory:
                 self._pids[i] |= {c.pid for c in children}
                 self._most[i] = max(self._most[i], len(children))
                 self.peaks_mb[i] = max(self.peaks_mb[i], rss / 2**20)
+            for name, process in self._others.items():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    self.other_peaks_mb[name] = max(
+                        self.other_peaks_mb[name], process.memory_info().rss / 2**20
+                    )
             time.sleep(0.1)
 
     @property
