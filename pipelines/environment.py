@@ -10,7 +10,7 @@ import logging
 import os
 from pathlib import Path
 
-__all__ = ["configure_prefect", "running_scheduler", "scheduler_file"]
+__all__ = ["RunStamp", "configure_prefect", "running_scheduler", "scheduler_file", "stamp_library_records"]
 
 
 def configure_prefect(data_dir: Path) -> None:
@@ -33,7 +33,35 @@ def configure_prefect(data_dir: Path) -> None:
     # The library's loggers and Python warnings (captured into "py.warnings") reach the runs' logs.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "sensing,py.warnings")
     logging.captureWarnings(True)
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    if os.environ.get("SENSING_LOG_FORMAT") == "json":  # one JSON object per record, run and task ids in it
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FORMATTER", "json")
+
+
+class RunStamp(logging.Filter):
+    """Gives a record logged inside a Prefect flow or task run without its ids (the library's loggers,
+    Python warnings) that run's ids and names, as Prefect's own run loggers carry them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if hasattr(record, "flow_run_id"):
+            return True
+        from prefect.context import FlowRunContext, TaskRunContext
+
+        flow_run = getattr(FlowRunContext.get(), "flow_run", None)
+        task_run = getattr(TaskRunContext.get(), "task_run", None)
+        if flow_run is not None:
+            record.flow_run_id, record.flow_run_name = str(flow_run.id), flow_run.name
+        if task_run is not None:
+            record.task_run_id, record.task_run_name = str(task_run.id), task_run.name
+        return True
+
+
+def stamp_library_records() -> None:
+    """Install :class:`RunStamp` on the handlers Prefect gave the library's loggers (once Prefect's
+    logging is set up, i.e. after ``import prefect``)."""
+    for name in ("sensing", "py.warnings"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RunStamp) for f in handler.filters):
+                handler.addFilter(RunStamp())
 
 
 def scheduler_file(data_dir: Path) -> Path:

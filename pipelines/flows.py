@@ -15,6 +15,7 @@ from prefect.context import get_run_context
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines import tasks
+from pipelines.environment import stamp_library_records
 from pipelines.notify import failure_webhook, notify, on_run_failure
 from pipelines.progress import progress_bar
 from pipelines.report import run_summary, summary_markdown
@@ -37,6 +38,8 @@ DEFAULT_CONFIG = str(Path(__file__).resolve().parent.parent / "configs" / "demo.
 SCENE_CONCURRENCY = 2
 """Scenes in flight at once; each one's pixel work is spread over the Dask cluster."""
 
+
+stamp_library_records()
 
 scene_flow = functools.partial(
     flow,
