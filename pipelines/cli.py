@@ -283,6 +283,30 @@ def water(
     console.print(f"class layer: {result.out}")
 
 
+@app.command("index")
+def index_command(
+    scene: Annotated[list[Path], typer.Argument(help="The scene: a multi-band file, or one file per band.")],
+    index: Annotated[str, typer.Option(help="Catalogue short names, comma-separated: NDVI,EVI,AWEInsh,...")],
+    out: Annotated[Path, typer.Option(help="Folder for one COG per index (INDEX.tif).")],
+    band_map: BandMapOpt = None,
+    scale: ScaleOpt = None,
+    offset: OffsetOpt = None,
+    nodata: NodataOpt = None,
+) -> None:
+    """Any index of the Awesome Spectral Indices catalogue on one local scene, one float32 COG each."""
+    from sensing.index_looks import write_index_cogs
+    from sensing.quicklook import scene_registration
+
+    try:
+        reg = scene_registration(list(scene), band_map, scale, offset, nodata, None, None)
+        written = write_index_cogs(reg, [n.strip() for n in index.split(",") if n.strip()], out.resolve())
+    except SensingError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    for name, path in written.items():
+        console.print(f"{name}: {path}")
+
+
 @catalog_app.command("add")
 def catalog_add(
     files: Annotated[

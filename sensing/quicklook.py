@@ -35,7 +35,7 @@ from sensing.sources.local import (
 )
 from sensing.sources.stac import StaticStacSource
 
-__all__ = ["QuickLook", "classify_local_scene", "scene_registration"]
+__all__ = ["QuickLook", "classify_local_scene", "native_geobox", "scene_registration"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def scene_registration(
     )  # fmt: skip
 
 
-def _native_geobox(reg: Registration) -> GeoBox:
+def native_geobox(reg: Registration) -> GeoBox:
     """The grid of the scene's finest band file."""
     grids = []
     for path in {path for path, _ in reg.files.values()}:
@@ -117,7 +117,7 @@ def classify_local_scene(
     missing = sorted(set(needed) - set(reg.files))
     if missing:
         raise ConfigError(f"--band-map: band(s) {missing} are needed (index {water.index}) but not mapped")
-    geobox = _native_geobox(reg)
+    geobox = native_geobox(reg)
     with tempfile.TemporaryDirectory(prefix="sensing-water-") as folder:
         register_scene(reg, Path(folder))
         source = StaticStacSource(
