@@ -31,7 +31,12 @@ def schedule(
     settings = settings_or_exit(config)
     home = (settings.data_dir / "prefect-server").resolve()
     console.print(f"Starting prefect server on {host}:{port} (state in {home})...")
-    with LocalPrefectServer(home, host=host, port=port, ui=ui) as server:
+    try:
+        server = LocalPrefectServer(home, host=host, port=port, ui=ui)
+    except (RuntimeError, TimeoutError) as exc:
+        console.print(f"[red]error:[/red] --port {port}: {exc}")
+        raise typer.Exit(2) from exc
+    with server:
         os.environ.update(server.env)
         configure_prefect(settings.data_dir)
         from prefect import serve

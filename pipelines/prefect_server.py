@@ -78,7 +78,9 @@ class LocalPrefectServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"prefect server exited during start-up; see {self.log}")
+                raise RuntimeError(
+                    f"prefect server exited during start-up (is {self.url} already in use?); see {self.log}"
+                )
             try:
                 if httpx.get(f"{self.url}/health", timeout=2, auth=credentials).status_code == 200:
                     return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -222,3 +223,16 @@ def test_a_backfill_runs_month_partitions_as_reprocess_runs_within_its_concurren
     for child in children:
         assert len(list((data / "outputs" / "runs").glob(f"*-{child['id']}.json"))) == 1
     assert {"2021-08-01", "2021-09-07", "2021-10-13"} <= dates
+
+
+def test_schedule_on_a_port_in_use_says_so(scheduled_config: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [SENSING, "schedule", "--config", str(scheduled_config), "--port", str(port), "--no-ui"],
+            env=_env(), capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"--port {port}" in done.stdout and "already in use" in done.stdout
