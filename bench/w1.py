@@ -30,13 +30,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 from rio_cogeo.cogeo import cog_validate
+
+from pipelines.prefect_server import LocalPrefectServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "build" / "bench"
@@ -135,33 +135,6 @@ def _published(folder: Path) -> dict[str, Path]:
     return found
 
 
-class PrefectServer:
-    """A real ``prefect server`` (SQLite, 127.0.0.1) in its own PREFECT_HOME; records its start-up."""
-
-    def __init__(self, home: Path, port: int = 4299) -> None:
-        self.env = {"PREFECT_HOME": str(home), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}  # fmt: skip
-        started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [str(Path(PY).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(1200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError("prefect server exited during start-up")
-            time.sleep(0.1)
-        self.startup_s = round(time.perf_counter() - started, 2)
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
 def eolearn_python() -> str | None:
     """The eo-learn virtualenv's python (built by bench/eolearn/setup.sh), or None if it cannot be."""
     setup = ROOT / "bench" / "eolearn" / "setup.sh"
@@ -194,7 +167,7 @@ def _fresh(folder: Path) -> Path:
 
 
 def run_contender(
-    name: str, size: int, item: dict[str, Any], archive: Path, server: PrefectServer | None
+    name: str, size: int, item: dict[str, Any], archive: Path, server: LocalPrefectServer | None
 ) -> dict[str, Any]:
     """One contender on one size, in a fresh output folder; its measurements and output checks."""
     folder = _fresh(BENCH / f"tile-{size}" / "runs" / name)
@@ -243,7 +216,9 @@ def w1(size: int, names: list[str]) -> dict[str, Any]:
     archive = ensure_archive(size)
     item = first_item(archive)
     input_mb = sum(p.stat().st_size for p in item["_bands"].values()) / 2**20
-    server = PrefectServer(BENCH / "prefect-home") if "sensing_flow" in names else None
+    server = (
+        LocalPrefectServer(BENCH / "prefect-home", port=4299, ui=False) if "sensing_flow" in names else None
+    )
     try:
         contenders = {}
         for name in names:

@@ -6,19 +6,16 @@ own finest grid as reflectance; every index is computed lazily and streamed to i
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from sensing.compute.catalogue import catalogue_index, index_name, required_bands
-from sensing.config import SourceConfig
 from sensing.errors import ConfigError
 from sensing.publish.cog import CogSpec, write_cogs
-from sensing.quicklook import native_geobox
+from sensing.quicklook import native_geobox, registered_scene
 from sensing.scene_water import input_errors_named
-from sensing.sources.local import Registration, register_scene
-from sensing.sources.stac import StaticStacSource
+from sensing.sources.local import Registration
 
 __all__ = ["write_index_cogs"]
 
@@ -39,13 +36,7 @@ def write_index_cogs(
     geobox = native_geobox(reg)
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = {name: out_dir / f"{name}.tif" for name in canonical}
-    with tempfile.TemporaryDirectory(prefix="sensing-index-") as folder:
-        register_scene(reg, Path(folder))
-        source = StaticStacSource(
-            SourceConfig(catalog=Path(folder) / "catalog.json", bands={b: b for b in needed})
-        )
-        day = reg.datetime.date()
-        (scene,) = source.search((-180.0, -90.0, 180.0, 90.0), day, day)
+    with registered_scene(reg, needed) as (source, scene):
         bands = source.load(scene, needed, geobox, chunk)
         layers = []
         for name, path in outputs.items():

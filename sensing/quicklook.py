@@ -6,8 +6,10 @@ and classified on its own native grid with the same code as the flows.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +25,7 @@ from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA, CLASS_SNOW_ICE, CLA
 from sensing.config import SAR_BANDS, MaskConfig, SarConfig, SourceConfig, WaterConfig
 from sensing.errors import ConfigError
 from sensing.grid import row_pixel_areas_m2
+from sensing.models import SceneRef
 from sensing.products import product_spec
 from sensing.publish.cog import write_cogs
 from sensing.scene_water import REQUIRED_BANDS, classify_scene, input_errors_named
@@ -35,7 +38,7 @@ from sensing.sources.local import (
 )
 from sensing.sources.stac import StaticStacSource
 
-__all__ = ["QuickLook", "classify_local_scene", "native_geobox", "scene_registration"]
+__all__ = ["QuickLook", "classify_local_scene", "native_geobox", "registered_scene", "scene_registration"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,20 @@ def native_geobox(reg: Registration) -> GeoBox:
     return min(grids, key=lambda g: abs(g.resolution.x))
 
 
+@contextlib.contextmanager
+def registered_scene(reg: Registration, bands: list[str]) -> Iterator[tuple[StaticStacSource, SceneRef]]:
+    """``reg`` registered in a throw-away static STAC catalog (as ``sensing catalog add`` would): the
+    source serving ``bands`` of it, and its scene, for the block."""
+    with tempfile.TemporaryDirectory(prefix="sensing-scene-") as folder:
+        register_scene(reg, Path(folder))
+        source = StaticStacSource(
+            SourceConfig(catalog=Path(folder) / "catalog.json", bands={b: b for b in bands})
+        )
+        day = reg.datetime.date()
+        (scene,) = source.search((-180.0, -90.0, 180.0, 90.0), day, day)
+        yield source, scene
+
+
 def classify_local_scene(
     reg: Registration,
     out: Path,
@@ -118,13 +135,7 @@ def classify_local_scene(
     if missing:
         raise ConfigError(f"--band-map: band(s) {missing} are needed (index {water.index}) but not mapped")
     geobox = native_geobox(reg)
-    with tempfile.TemporaryDirectory(prefix="sensing-water-") as folder:
-        register_scene(reg, Path(folder))
-        source = StaticStacSource(
-            SourceConfig(catalog=Path(folder) / "catalog.json", bands={b: b for b in bands if b in reg.files})
-        )
-        day = reg.datetime.date()
-        (scene,) = source.search((-180.0, -90.0, 180.0, 90.0), day, day)
+    with registered_scene(reg, [b for b in bands if b in reg.files]) as (source, scene):
         result = classify_scene(
             source,
             scene,

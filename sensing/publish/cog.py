@@ -107,11 +107,17 @@ def _write_part(
     with rasterio.open(Path(folder) / f".part-{row}-{col}.tif", "w", **profile) as dst:
         dst.write(block, 1)
     valid = block[~np.isnan(block)] if np.isnan(nodata) else block[block != nodata]
+    return _moments(valid).reshape(1, 1, 5)
+
+
+def _moments(valid: np.ndarray) -> np.ndarray:
+    """[count, sum, sum of squares, min, max] of ``valid`` pixels (what :func:`_band_statistics` sums)."""
     if not valid.size:
-        return np.array([0, 0, 0, np.inf, -np.inf], dtype=np.float64).reshape(1, 1, 5)
+        return np.array([0, 0, 0, np.inf, -np.inf], dtype=np.float64)
     values = valid.astype(np.float64)
-    stats = [values.size, values.sum(), values @ values, values.min(), values.max()]
-    return np.array(stats, dtype=np.float64).reshape(1, 1, 5)
+    return np.array(
+        [values.size, values.sum(), values @ values, values.min(), values.max()], dtype=np.float64
+    )
 
 
 def _band_statistics(parts: np.ndarray, pixels: int) -> dict[str, str]:
@@ -220,23 +226,13 @@ def _add_statistics(path: Path) -> None:
     """Minimum, maximum, mean, standard deviation and valid percent of each band, block by block."""
     with rasterio.open(path, "r+") as ds:
         for band in ds.indexes:
-            count, total, squares = 0, 0.0, 0.0
-            low, high = np.inf, -np.inf
-            for _, window in ds.block_windows(band):
-                values = ds.read(band, window=window, masked=True).compressed().astype("float64")
-                if values.size:
-                    count += values.size
-                    total += float(values.sum())
-                    squares += float(np.square(values).sum())
-                    low, high = min(low, float(values.min())), max(high, float(values.max()))
-            if count == 0:
-                continue
-            mean = total / count
-            ds.update_tags(
-                band, STATISTICS_MINIMUM=repr(low), STATISTICS_MAXIMUM=repr(high), STATISTICS_MEAN=repr(mean),
-                STATISTICS_STDDEV=repr(max(squares / count - mean * mean, 0.0) ** 0.5),
-                STATISTICS_VALID_PERCENT=repr(round(100.0 * count / (ds.width * ds.height), 4)),
-            )  # fmt: skip
+            blocks = [
+                _moments(ds.read(band, window=window, masked=True).compressed())
+                for _, window in ds.block_windows(band)
+            ]
+            stats = _band_statistics(np.array(blocks), ds.width * ds.height)
+            if stats:
+                ds.update_tags(band, **stats)
 
 
 def validate_cog(path: Path) -> None:
