@@ -36,21 +36,33 @@ FAST_SERVICES = {
 }
 
 
+RETRYABLE = {429, 502, 503}  # the server answers 503 to errors it calls retryable (SQLite busy)
+
+
 class Api:
-    """The Prefect REST API at ``url``, with basic auth when given."""
+    """The Prefect REST API at ``url``, with basic auth when given.
+
+    Retries what the server marks retryable, as Prefect's own client does
+    (``PREFECT_CLIENT_MAX_RETRIES``): on a loaded machine SQLite is busy now and then.
+    """
 
     def __init__(self, url: str, auth: tuple[str, str] | None = None) -> None:
         self.client = httpx.Client(base_url=url, auth=auth, timeout=30)
 
-    def get(self, path: str) -> Any:
-        response = self.client.get(path)
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        for attempt in range(6):
+            response = self.client.request(method, path, json=body)
+            if response.status_code not in RETRYABLE or attempt == 5:
+                break
+            time.sleep(2**attempt)
         response.raise_for_status()
         return response.json()
 
+    def get(self, path: str) -> Any:
+        return self._send("GET", path)
+
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = self.client.post(path, json=body)
-        response.raise_for_status()
-        return response.json()
+        return self._send("POST", path, body)
 
     def runs_of(self, deployment_id: str) -> list[dict[str, Any]]:
         return self.post("/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}})
