@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from pipelines.cli_land import parcels
 from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
 from pipelines.cli_schedule import deploy, schedule, status
 from pipelines.cli_series import change, exclude, flood, gauges_app
@@ -56,6 +57,7 @@ app.add_typer(gauges_app, name="gauges")
 app.command()(schedule)
 app.command()(deploy)
 app.command()(status)
+app.command()(parcels)
 log = logging.getLogger("sensing.cli")  # progress lines when stderr is not a terminal
 log.addHandler(logging.StreamHandler())
 log.setLevel(logging.INFO)

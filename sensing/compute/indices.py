@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 import xarray as xr
 
-__all__ = ["INDEX_RANGES", "INDICES", "awei_nsh", "awei_sh", "compute_index", "normalized_difference"]
+__all__ = [
+    "INDEX_RANGES", "INDICES", "awei_nsh", "awei_sh", "compute_index", "normalized_difference", "salinity_khan",
+]  # fmt: skip
 
 
 def normalized_difference(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
@@ -36,6 +38,14 @@ def awei_sh(
     return (blue + 2.5 * green - 1.5 * (nir + swir16) - 0.25 * swir22).astype("float32")
 
 
+def salinity_khan(blue: xr.DataArray, red: xr.DataArray) -> xr.DataArray:
+    """Salinity index of Khan et al. (2005), sqrt(B x R): salt crusts are bright in blue and red.
+
+    Not in the spectral index catalogue; its ``SI`` is the Shadow Index, hence the distinct name.
+    """
+    return ((blue * red).clip(min=0) ** 0.5).astype("float32")
+
+
 INDICES: dict[str, tuple[tuple[str, ...], Callable[..., xr.DataArray]]] = {
     # McFeeters (1996): open water is positive.
     "ndwi": (("green", "nir"), normalized_difference),
@@ -45,10 +55,11 @@ INDICES: dict[str, tuple[tuple[str, ...], Callable[..., xr.DataArray]]] = {
     "ndvi": (("nir", "red"), normalized_difference),
     "awei_nsh": (("green", "swir16", "nir", "swir22"), awei_nsh),
     "awei_sh": (("blue", "green", "nir", "swir16", "swir22"), awei_sh),
+    "si_khan": (("blue", "red"), salinity_khan),
 }
 """Index name -> (bands in argument order, function)."""
 INDEX_RANGES = {"ndwi": (-1.0, 1.0), "mndwi": (-1.0, 1.0), "ndvi": (-1.0, 1.0),
-                "awei_nsh": (-4.0, 2.0), "awei_sh": (-2.0, 2.0)}  # fmt: skip
+                "awei_nsh": (-4.0, 2.0), "awei_sh": (-2.0, 2.0), "si_khan": (0.0, 1.0)}  # fmt: skip
 """Value range of each index on reflectance in [0, 1] (histograms for Otsu span it)."""
 
 

@@ -7,6 +7,7 @@ Layout under the archive folder::
     sentinel-1-rtc-demo/<item>/vv.tif, vh.tif               float32 gamma0 (only with demo.sentinel1)
     truth/<date>_water.tif                                  0 dry, 1 open water, 2 ice-covered water
     truth/areas.csv                                         true areas (and levels) per water body and date
+    truth/parcels.gpkg                                      the irrigated zone's fields: sown or fallow
 
 Bands B02 B03 B04 B08 are written at the grid resolution; B11, B12 and SCL at twice it, as Sentinel-2
 delivers them at 20 m beside 10 m bands. Processing baseline 04.00 (from 2022-01-25) adds the
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pyproj
 import pystac
@@ -38,7 +40,7 @@ from shapely.geometry import box, mapping
 
 from sensing.config import AoiConfig, DemoConfig
 from sensing.demo import sentinel1
-from sensing.demo.landscape import BANDS, Acquisition, Surface, render, true_levels
+from sensing.demo.landscape import BANDS, Acquisition, Surface, demo_fields, render, true_levels
 from sensing.publish.cog import CogSpec, translate_to_cog
 from sensing.waterbodies import WaterBody, rasterize_zones, to_lonlat
 
@@ -376,6 +378,7 @@ def write_archive(
     catalog.make_all_asset_hrefs_relative()
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
     _write_truth_table(staging / "truth" / "areas.csv", truth_rows)
+    _write_parcels(staging / "truth" / "parcels.gpkg", aoi, demo)
     shutil.rmtree(root, ignore_errors=True)
     staging.rename(root)
     return root / "catalog.json"
@@ -409,6 +412,18 @@ def _add_sar_item(
     for asset in item.assets.values():
         asset.href = str(final_dir / Path(asset.href).name)
     collection.add_item(item)
+
+
+def _write_parcels(path: Path, aoi: AoiConfig, demo: DemoConfig) -> None:
+    """The simulated fields as parcels (``parcel_id``; ``truth``: cultivated or not_used)."""
+    fields = demo_fields(aoi.bounds, demo.seed)
+    frame = gpd.GeoDataFrame(
+        {"parcel_id": [f"field-{i:04d}" for i in range(len(fields))],
+         "truth": ["cultivated" if sown else "not_used" for _, sown in fields]},
+        geometry=[cell for cell, _ in fields], crs=aoi.crs,
+    )  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_file(path, layer="parcels", driver="GPKG")
 
 
 def _write_truth_table(path: Path, rows: list[dict[str, object]]) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "SCALE_M",
     "Acquisition",
     "Surface",
+    "demo_fields",
     "nominal_outlines",
     "render",
     "reservoir_curve",
@@ -182,15 +183,44 @@ def _water_masks(u: Array, v: Array, x: Array, y: Array, level: float, pond: flo
     return np.asarray(np.maximum(np.maximum(reservoir, river), pond_depth))
 
 
+FIELD_M = (600.0, 400.0)
+"""Width and height of the simulated fields (map metres; fields are whole cells of this grid)."""
+SOWN_BELOW = 0.8
+"""A field whose value is below this is sown (about 80 %); the others lie fallow as steppe."""
+
+
+def _field_value(col: Array, row: Array, seed: int) -> Array:
+    """A field's pseudo-random value in [0, 1): whether it is sown and its crop calendar."""
+    return np.asarray(np.modf(np.abs(np.sin(col * 12.9898 + row * 78.233 + seed % 997) * 43758.5453))[0])
+
+
+def _in_crop_zone(u: Array, v: Array) -> NDArray[np.bool_]:
+    """The irrigated zone south of the reservoir (normalized coordinates)."""
+    return np.asarray((v < 0.30) & (u > 0.15) & (v > 0.02))
+
+
+def demo_fields(bounds: tuple[float, float, float, float], seed: int) -> list[tuple[Polygon, bool]]:
+    """The simulated fields wholly inside the irrigated zone and ``bounds`` (EPSG:32643), each with
+    whether it is sown (its truth: cultivated, or fallow steppe that never greens)."""
+    fields = []
+    for col in range(int(np.ceil(bounds[0] / FIELD_M[0])), int(bounds[2] // FIELD_M[0])):
+        for row in range(int(np.ceil(bounds[1] / FIELD_M[1])), int(bounds[3] // FIELD_M[1])):
+            cell = box(col * FIELD_M[0], row * FIELD_M[1], (col + 1) * FIELD_M[0], (row + 1) * FIELD_M[1])
+            corners = np.array(cell.exterior.coords)
+            u, v = (corners[:, 0] - ORIGIN[0]) / SCALE_M, (corners[:, 1] - ORIGIN[1]) / SCALE_M
+            if _in_crop_zone(u, v).all():
+                fields.append((cell, bool(_field_value(np.array(col), np.array(row), seed) < SOWN_BELOW)))
+    return fields
+
+
 def _land_cover(u: Array, v: Array, x: Array, y: Array, doy: int, seed: int) -> Array:
     """Surface reflectance (rows, cols, 6) of dry land on a day of year."""
     texture = _Noise(seed + 2, 900.0)(x, y)
     # Rain-fed steppe: soil with a weak spring green-up.
     fveg = np.clip(0.12 * _phenology(doy, 130.0) + 0.04 * texture, 0, 1)
     # Irrigated parcels south of the reservoir, 600 m x 400 m, each with its own crop calendar.
-    col, row = np.floor(x / 600.0), np.floor(y / 400.0)
-    parcel = np.modf(np.abs(np.sin(col * 12.9898 + row * 78.233 + seed % 997) * 43758.5453))[0]
-    crop = (v < 0.30) & (u > 0.15) & (v > 0.02) & (parcel < 0.8)
+    parcel = _field_value(np.floor(x / FIELD_M[0]), np.floor(y / FIELD_M[1]), seed)
+    crop = _in_crop_zone(u, v) & (parcel < SOWN_BELOW)
     peak = 170.0 + 70.0 * parcel
     fcrop = np.clip((0.55 + 0.4 * parcel) * _phenology(doy, peak, 35.0), 0, 1)
     fveg = np.where(crop, fcrop, fveg)

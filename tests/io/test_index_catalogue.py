@@ -83,3 +83,15 @@ def test_unknown_indices_and_missing_bands_are_named(tmp_path: Path) -> None:
     )
     assert missing.exit_code == 2 and "EVI needs band(s) ['blue']" in missing.output
     assert not list(tmp_path.glob("*.tif"))  # checked before any pixel is read
+
+
+def test_the_salinity_index_is_khans_and_named_apart_from_the_catalogues_shadow_index() -> None:
+    bands = _reflectance(SLOVENIA / "s2_l1c_slovenia_20150711_13band.tif")
+    salinity = catalogue_index("si_khan", bands)
+    assert salinity.name == "SI_Khan"
+    np.testing.assert_allclose(
+        salinity.values, np.sqrt(bands["blue"].values * bands["red"].values), rtol=1e-6
+    )
+    shadow = catalogue_index("SI", bands).values  # the catalogue's Shadow Index, untouched
+    b, g, r = (bands[k].values for k in ("blue", "green", "red"))
+    np.testing.assert_allclose(shadow, ((1 - b) * (1 - g) * (1 - r)) ** (1 / 3), rtol=1e-5)
