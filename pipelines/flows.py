@@ -114,6 +114,11 @@ def _process(
         lap("scenes")
         alerts = tasks.publish_run(settings, results)
         lap("publish")
+        if settings.publish.composites and "ndvi" in settings.published_products:
+            processed = [r.date for r in results if r.status == "processed"]
+            composites = tasks.publish_composites(settings, processed) if processed else []
+            logger.info("%d monthly composite layer(s) published", len(composites))
+            lap("composites")
     return results, alerts, timings
 
 

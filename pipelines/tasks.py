@@ -19,6 +19,7 @@ from sensing.config import Settings
 from sensing.errors import RetryableError
 from sensing.events import FloodEvent
 from sensing.events import publish_flood as publish_flood_event
+from sensing.land_products import publish_monthly_composites
 from sensing.models import SceneRef, SceneResult
 from sensing.publish.layout import OutputLayout
 from sensing.publish.locks import file_lock
@@ -71,6 +72,16 @@ def publish_flood(settings: Settings, event: FloodEvent, bodies: list[WaterBody]
         rows = publish_flood_event(settings, product, event, bodies)
         workflow.refresh_catalog(settings)
     return list(rows.to_dict("records"))
+
+
+@task(name="publish-composites", cache_policy=NO_CACHE)
+def publish_composites(settings: Settings, dates: list[dt.date]) -> list[str]:
+    """Monthly NDVI composites of the months of ``dates`` (STAC item ids written), then the catalog."""
+    with file_lock(OutputLayout(settings.output_dir).lock):
+        written = publish_monthly_composites(settings, dates)
+        if written:
+            workflow.refresh_catalog(settings)
+    return written
 
 
 @task(name="notify-alerts", cache_policy=NO_CACHE)

@@ -389,6 +389,11 @@ class PublishConfig(_Model):
         description="Yearly summaries of the class layers: occurrence, water-months, max-extent, change "
         "since monitoring began (gap filling reads them too); off: each scene's products only.",
     )
+    composites: bool = Field(
+        default=True,
+        description="Monthly NDVI composites (median, maximum, clear count) of the months a run's NDVI "
+        "layers fall in; they need the water class layers of the same dates.",
+    )
 
 
 class DemoConfig(_Model):

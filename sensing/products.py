@@ -12,6 +12,7 @@ from sensing.publish.cog import CogSpec
 
 __all__ = [
     "CHANGE_CLASSES",
+    "COMPOSITE_PRODUCTS",
     "INDEX_COLORMAPS",
     "WATER_CLASSES",
     "ProductSpec",
@@ -44,6 +45,9 @@ CHANGE_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
 """Class value -> (label, RGBA colour) of the change layers: JRC Global Surface Water's transition
 classes and palette (see ``sensing.change``)."""
 CHANGE_PRODUCTS = ("water-change", "water-change-sar")
+COMPOSITE_PRODUCTS = ("ndvi-median", "ndvi-max", "clear-count")
+"""Monthly land composites of the clear NDVI observations (see ``sensing.land_products``)."""
+COMPOSITE_SCALE = IndexScale(scale=0.0001, offset=0.0)
 FLOOD_PRODUCTS = ("flood", "flood-sar")
 """Flood extent of an event (see ``sensing.flood``), from optical or radar layers."""
 
@@ -58,7 +62,8 @@ def change_product(class_product: str) -> str:
     return class_product.replace("water", "water-change", 1)
 
 
-INDEX_COLORMAPS = {"ndwi": "rdbu", "mndwi": "rdbu", "ndvi": "rdylgn", "vv": "gray", "vh": "gray"}
+INDEX_COLORMAPS = {"ndwi": "rdbu", "mndwi": "rdbu", "ndvi": "rdylgn", "ndvi-median": "rdylgn", "ndvi-max": "rdylgn",
+                   "vv": "gray", "vh": "gray"}  # fmt: skip
 """rio-tiler colour map per value product."""
 
 TITLES = {
@@ -73,6 +78,9 @@ TITLES = {
     "water-change-sar": "Surface-water change between two periods (Sentinel-1 radar)",
     "flood": "Flood extent of an event",
     "flood-sar": "Flood extent of an event (Sentinel-1 radar)",
+    "ndvi-median": "NDVI, monthly median of clear observations",
+    "ndvi-max": "NDVI, monthly maximum of clear observations",
+    "clear-count": "Clear observations in the month",
 }
 NEVER_SEEN = 255
 """Nodata of summary layers: pixels never observed clear."""
@@ -118,6 +126,11 @@ def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
         title += " (Sentinel-1 radar)" if name.endswith("-sar") else ""
         cog = CogSpec("uint8", NEVER_SEEN, "nearest", description=description)
         return ProductSpec(name, title, cog, rescale=rescale, colormap_name=colormap_name)
+    if name == "clear-count":
+        cog = CogSpec("uint8", NEVER_SEEN, "nearest", description="clear observations")
+        return ProductSpec(name, TITLES[name], cog, rescale=(0.0, 10.0), colormap_name="viridis")
+    if name in COMPOSITE_PRODUCTS:
+        scale = COMPOSITE_SCALE
     palettes = {
         **dict.fromkeys(CLASS_PRODUCTS, (WATER_CLASSES, "water class")),
         **dict.fromkeys(CHANGE_PRODUCTS, (CHANGE_CLASSES, "change class")),

@@ -22,6 +22,7 @@ from sensing.config import Settings
 from sensing.products import CHANGE_CLASSES, WATER_CLASSES
 from sensing.publish.stac_validation import schema_files, validate_stac
 from sensing.serve.app import create_app
+from tests.tiles import centre_tile
 
 pytestmark = pytest.mark.slow
 
@@ -80,8 +81,9 @@ def test_clouded_and_frozen_dates_are_flagged(nightly_run: tuple[Settings, dict]
 def test_every_output_is_a_valid_cog(nightly_run: tuple[Settings, dict]) -> None:
     settings, _ = nightly_run
     cogs = sorted((settings.output_dir / "layers").rglob("*.tif"))
-    # 10 dates x 4 products, occurrence, water-months and max-extent for 2021 and 2022, change
-    assert len(cogs) == 47
+    # 10 dates x 4 products, occurrence, water-months and max-extent for 2021 and 2022, change,
+    # 10 months x 3 NDVI composites (one date a month)
+    assert len(cogs) == 77
     for path in cogs:
         valid, errors, warnings = cog_validate(str(path), strict=True, quiet=True)
         assert valid, (path, errors, warnings)
@@ -93,6 +95,8 @@ def test_every_output_is_a_valid_cog(nightly_run: tuple[Settings, dict]) -> None
             elif path.name == "water-change.tif":
                 assert ds.dtypes[0] == "uint8" and ds.nodata == 255
                 assert ds.colormap(1)[1][:3] == CHANGE_CLASSES[1][1][:3]
+            elif path.name == "clear-count.tif":
+                assert ds.dtypes[0] == "uint8" and ds.read(1).max() <= 1  # one date a month
             elif path.name in ("occurrence.tif", "water-months.tif", "max-extent.tif"):
                 assert ds.dtypes[0] == "uint8" and ds.nodata == 255
                 top = {"occurrence.tif": 100, "water-months.tif": 12, "max-extent.tif": 1}[path.name]
@@ -115,7 +119,7 @@ def test_stac_catalog_validates_offline(nightly_run: tuple[Settings, dict]) -> N
         if doc["type"] == "Feature":
             asset = path.parent / doc["assets"]["data"]["href"]
             assert asset.exists() and asset.stat().st_size == doc["assets"]["data"]["file:size"]
-    assert kinds == {"Catalog": 1, "Collection": 8, "Feature": 47}
+    assert kinds == {"Catalog": 1, "Collection": 11, "Feature": 77}
 
 
 def _stac_validator(path: Path) -> dict:
@@ -138,7 +142,7 @@ def test_stac_validator_passes_every_published_document_offline(
     docs = sorted((settings.output_dir / "stac").rglob("*.json"))
     verdicts = {str(path): _stac_validator(path) for path in docs}
     invalid = {path: v.get("error_message") for path, v in verdicts.items() if not v["valid_stac"]}
-    assert not invalid and len(verdicts) == 56
+    assert not invalid and len(verdicts) == 89
     item = next(path for path in docs if path.parent.name.isdigit())
     broken = json.loads(item.read_text())
     broken["properties"]["proj:code"] = 32643  # must be a string such as "EPSG:32643"
@@ -218,7 +222,7 @@ def test_tile_of_a_water_pixel_decodes_to_the_water_colour(nightly_run: tuple[Se
     client = TestClient(create_app(settings.output_dir))
     assert client.get("/healthz").json()["status"] == "ok"
     layers = client.get("/layers").json()["layers"]
-    assert len(layers) == 47  # 40 scene layers, 6 yearly summaries, 1 change
+    assert len(layers) == 77  # 40 scene layers, 6 yearly summaries, 1 change, 30 monthly composites
     entry = next(e for e in layers if e["product"] == "water" and e["date"] == "2021-08-01")
     tilejson = client.get(entry["tilejson"]).json()
     assert tilejson["bounds"][0] < 77.2 < tilejson["bounds"][2]
@@ -240,13 +244,7 @@ def test_index_tiles_and_legends(nightly_run: tuple[Settings, dict]) -> None:
     settings, _ = nightly_run
     client = TestClient(create_app(settings.output_dir))
     entry = next(e for e in client.get("/layers").json()["layers"] if e["product"] == "ndwi")
-    tilejson = client.get(entry["tilejson"]).json()
-    lon, lat = (
-        (tilejson["bounds"][0] + tilejson["bounds"][2]) / 2,
-        (tilejson["bounds"][1] + tilejson["bounds"][3]) / 2,
-    )
-    tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 10)
-    response = client.get(tilejson["tiles"][0].format(z=tile.z, x=tile.x, y=tile.y))
+    response = centre_tile(client, entry)
     assert response.status_code == 200
     assert Image.open(io.BytesIO(response.content)).size == (256, 256)
     assert client.get(entry["legend"]).json()["range"] == [-1.0, 1.0]

@@ -1,21 +1,37 @@
-"""``sensing parcels`` end to end on a demo growing season: the simulated fields (sown or fallow, known
-from the simulator) are labelled from the published NDVI and water class layers, rolled up per region,
-and bad inputs are refused with the file and column named."""
+"""A demo growing season through the flows: the reprocess run publishes monthly NDVI composites (COG,
+STAC, tiles), and ``sensing parcels`` labels the simulated fields (sown or fallow, known from the
+simulator) from the published NDVI and water class layers, rolls them up per region, and refuses bad
+inputs naming the file and column."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 import yaml
+from fastapi.testclient import TestClient
+from PIL import Image
+from rio_cogeo.cogeo import cog_validate
 from shapely.geometry import box
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from sensing.config import load_settings
+from sensing.publish.layout import OutputLayout
+from sensing.publish.stac import read_items
+from sensing.publish.stac_validation import validate_stac
+from sensing.serve.app import create_app
+from sensing.summaries import class_layers
 from tests.conftest import write_test_config
+from tests.tiles import centre_tile
 
 SEASON = ["--start", "2022-04-01", "--end", "2022-10-31"]
 
@@ -36,6 +52,55 @@ def season(tmp_path_factory: pytest.TempPathFactory) -> Path:
         done = runner.invoke(app, [*args, "--config", str(config)])
         assert done.exit_code == 0, done.output
     return config
+
+
+def _decoded(path: Path) -> np.ndarray:
+    with rasterio.open(path) as ds:
+        return ds.read(1, masked=True).astype("float64").filled(np.nan) * ds.scales[0] + ds.offsets[0]
+
+
+def test_the_season_run_publishes_monthly_ndvi_composites_of_the_clear_observations(season: Path) -> None:
+    settings = load_settings(season)
+    layout = OutputLayout(settings.output_dir)
+    items = {i["properties"]["datetime"][:7]: i for i in read_items(layout, "ndvi-median")}
+    assert sorted(items) == [f"2022-{m:02d}" for m in range(4, 11)]
+    september = items["2022-09"]["properties"]  # a cloudy date (80 %) and a clear one
+    assert september["sensing:dates"] == ["2022-09-04", "2022-09-26"]
+    assert (september["start_datetime"], september["end_datetime"]) == (
+        "2022-09-01T00:00:00Z",
+        "2022-09-30T23:59:59Z",
+    )
+    for item in items.values():
+        validate_stac(item, item["id"])
+
+    layers = {product: {lay.date: lay for lay in class_layers(layout, product, settings.aoi.id)[2022]}
+              for product in ("ndvi", "water", "ndvi-median", "ndvi-max", "clear-count")}  # fmt: skip
+    days = [dt.date(2022, 9, 4), dt.date(2022, 9, 26)]
+    ndvi = np.stack([_decoded(layout.root / layers["ndvi"][d].cog) for d in days])
+    classes = []
+    for day in days:
+        with rasterio.open(layout.root / layers["water"][day].cog) as ds:
+            classes.append(ds.read(1))
+    clear = np.isin(np.stack(classes), [0, 1])
+    kept = np.where(clear, ndvi, np.nan)
+    month = dt.date(2022, 9, 1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = {"ndvi-median": np.nanmedian(kept, axis=0), "ndvi-max": np.nanmax(kept, axis=0)}
+    for product, values in expected.items():
+        cog = layout.root / layers[product][month].cog
+        assert cog_validate(str(cog), strict=True, quiet=True)[0]
+        np.testing.assert_allclose(_decoded(cog), values, atol=1.01e-4, equal_nan=True)
+    with rasterio.open(layout.root / layers["clear-count"][month].cog) as ds:
+        assert (ds.read(1) == clear.sum(axis=0)).all()
+    assert 0.1 < 1 - clear[0].mean() < 0.95 and clear[1].mean() > 0.9  # the mask is exercised
+
+    client = TestClient(create_app(settings.output_dir))
+    entry = next(e for e in client.get("/layers").json()["layers"] if e["product"] == "ndvi-median")
+    legend = client.get(entry["legend"]).json()
+    assert legend["range"] == [-1.0, 1.0] and legend["colors"][-1][:3] == [0, 104, 55]  # RdYlGn: green high
+    response = centre_tile(client, entry)
+    assert response.status_code == 200 and Image.open(io.BytesIO(response.content)).size == (256, 256)
 
 
 def test_demo_fields_are_labelled_as_the_simulator_sowed_them_and_rolled_up_per_region(

@@ -1,0 +1,101 @@
+"""Monthly land composites, published from the NDVI and water class layers of the month's dates.
+
+``ndvi-median`` and ``ndvi-max`` (int16, scale 1e-4) and ``clear-count`` (uint8) per AOI and
+calendar month, as COG + STAC item (datetime: the first of the month; ``start_datetime`` and
+``end_datetime`` span it; ``sensing:dates`` lists the dates used). A run republishes the months its
+scenes fall in, so a month's composite follows its newest date; each version sits beside the
+previous one (the served one is never overwritten).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+
+import xarray as xr
+
+from sensing.compute.composites import clear_count, percentile_composite
+from sensing.compute.encode import to_scaled_int16
+from sensing.config import Settings
+from sensing.errors import ConfigError
+from sensing.grid import aoi_geobox
+from sensing.layer_stacks import season_stacks
+from sensing.products import COMPOSITE_PRODUCTS, NEVER_SEEN, product_spec
+from sensing.publish.cog import write_cogs
+from sensing.publish.layout import OutputLayout, item_id
+from sensing.publish.stac import LayerMetadata, build_item, write_item
+from sensing.summaries import class_layers
+from sensing.workflow import grid_metadata
+
+__all__ = ["months_of", "publish_monthly_composites"]
+
+
+def months_of(dates: Iterable[dt.date]) -> list[dt.date]:
+    """The first day of every month ``dates`` fall in, sorted."""
+    return sorted({d.replace(day=1) for d in dates})
+
+
+def _month_end(first: dt.date) -> dt.date:
+    return first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def _version(layout: OutputLayout, aoi: str, dates: list[dt.date]) -> str:
+    """A name that changes whenever an input layer of the month does (new date, reprocessed layer)."""
+    layers = {
+        layer.date: layer.version
+        for product in ("ndvi", "water")
+        for year in class_layers(layout, product, aoi).values()
+        for layer in year
+        if layer.date in dates
+    }
+    digest = hashlib.sha256(repr(sorted(layers.items())).encode()).hexdigest()[:8]
+    return f"m{len(dates)}-{digest}"
+
+
+def _month_layers(ndvi: xr.DataArray, clear: xr.DataArray) -> dict[str, xr.DataArray]:
+    median = percentile_composite(xr.Dataset({"ndvi": ndvi}), clear, "month", quantiles=(0.5,))["ndvi"]
+    maximum = ndvi.where(clear).max("time", skipna=True)
+    count = clear_count(clear, "month").clip(max=NEVER_SEEN - 1).astype("uint8")
+    scale = product_spec("ndvi-median").cog
+    return {
+        "ndvi-median": to_scaled_int16(median.isel(time=0, quantile=0), scale.scale, scale.offset),
+        "ndvi-max": to_scaled_int16(maximum, scale.scale, scale.offset),
+        "clear-count": count.isel(time=0),
+    }
+
+
+def publish_monthly_composites(settings: Settings, months: Iterable[dt.date]) -> list[str]:
+    """Publish the composites of each month (first days) that has NDVI and water layers over the
+    AOI; return the STAC item ids written. Months without layers are skipped."""
+    layout = OutputLayout(settings.output_dir)
+    aoi, geobox = settings.aoi.id, aoi_geobox(settings.aoi)
+    written = []
+    for first in months_of(months):
+        last = _month_end(first)
+        try:
+            ndvi, clear = season_stacks(layout, aoi, "ndvi", first, last, settings.dask.chunk)
+        except ConfigError:  # no date of the month has both layers
+            continue
+        dates = [dt.date.fromisoformat(str(t)[:10]) for t in ndvi["time"].values]
+        version = _version(layout, aoi, dates)
+        layers = _month_layers(ndvi.chunk({"time": -1}), clear.chunk({"time": -1}))
+        paths = {name: layout.layer(name, aoi, first, version) for name in COMPOSITE_PRODUCTS}
+        write_cogs(
+            [(layers[name].data, paths[name], product_spec(name).cog) for name in COMPOSITE_PRODUCTS],
+            crs=str(geobox.crs), transform=geobox.affine,
+        )  # fmt: skip
+        meta = LayerMetadata(
+            grid_metadata(settings), datetime=dt.datetime.combine(first, dt.time(), dt.UTC), cloud_cover=None,
+            version=version, scene_ids=[item_id("ndvi", aoi, d) for d in dates],
+            properties={
+                "start_datetime": f"{first}T00:00:00Z", "end_datetime": f"{last}T23:59:59Z",
+                "sensing:dates": [d.isoformat() for d in dates], "sensing:composite_period": "month",
+                "sensing:clear_mask": "water class layer: dry land or water",
+            },
+        )  # fmt: skip
+        for name in COMPOSITE_PRODUCTS:
+            write_item(build_item(product_spec(name), layout, aoi, paths[name], meta), layout)
+            written.append(item_id(name, aoi, first))
+    return written
