@@ -25,6 +25,7 @@ __all__ = [
     "DaskConfig",
     "DemoConfig",
     "IndexScale",
+    "LandConfig",
     "MaskConfig",
     "NightlyConfig",
     "QualityConfig",
@@ -332,6 +333,28 @@ class NightlyConfig(_Model):
     )
 
 
+class LandConfig(_Model):
+    """Land products derived from the published NDVI layers (docs/land.md)."""
+
+    baseline_years: tuple[int, int] | None = Field(
+        default=None,
+        description="First and last year of the baseline the monthly NDVI anomaly and VCI compare against "
+        "(default: every other year with a composite of that month).",
+    )
+    baseline_min_years: int = Field(
+        default=3,
+        ge=1,
+        description="Years of the same month the baseline needs before anomalies are published.",
+    )
+
+    @field_validator("baseline_years")
+    @classmethod
+    def _ordered(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and v[0] > v[1]:
+            raise ValueError(f"first year {v[0]} is after last year {v[1]}")
+        return v
+
+
 class ScheduleGroup(_Model):
     """One nightly deployment: the products it publishes and when it runs (cron, or every N seconds)."""
 
@@ -438,6 +461,7 @@ class Settings(_Model):
     nightly: NightlyConfig = NightlyConfig()
     alerts: AlertConfig = AlertConfig()
     publish: PublishConfig = PublishConfig()
+    land: LandConfig = LandConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     demo: DemoConfig | None = None
 

@@ -2,7 +2,9 @@
 
 ``ndvi-median`` and ``ndvi-max`` (int16, scale 1e-4) and ``clear-count`` (uint8) per AOI and
 calendar month, as COG + STAC item (datetime: the first of the month; ``start_datetime`` and
-``end_datetime`` span it; ``sensing:dates`` lists the dates used). A run republishes the months its
+``end_datetime`` span it; ``sensing:dates`` lists the dates used). Where the same month has a median
+in enough other (baseline) years: ``ndvi-anomaly`` (z-score, int16 thousandths) and ``vci`` (uint8
+percent, clipped to 0-100), with ``sensing:baseline_years``. A run republishes the months its
 scenes fall in, so a month's composite follows its newest date; each version sits beside the
 previous one (the served one is never overwritten).
 """
@@ -17,16 +19,17 @@ from collections.abc import Iterable
 import xarray as xr
 
 from sensing.compute.composites import clear_count, percentile_composite
+from sensing.compute.condition import anomalies, monthly_baseline
 from sensing.compute.encode import to_scaled_int16
 from sensing.config import Settings
 from sensing.errors import ConfigError
 from sensing.grid import aoi_geobox
-from sensing.layer_stacks import season_stacks
-from sensing.products import COMPOSITE_PRODUCTS, NEVER_SEEN, product_spec
+from sensing.layer_stacks import season_layer_stack, season_stacks
+from sensing.products import ANOMALY_PRODUCTS, COMPOSITE_PRODUCTS, NEVER_SEEN, product_spec
 from sensing.publish.cog import write_cogs
 from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.stac import LayerMetadata, build_item, write_item
-from sensing.summaries import class_layers
+from sensing.summaries import Layer, class_layers
 from sensing.workflow import grid_metadata
 
 __all__ = ["months_of", "publish_monthly_composites"]
@@ -98,4 +101,50 @@ def publish_monthly_composites(settings: Settings, months: Iterable[dt.date]) ->
         for name in COMPOSITE_PRODUCTS:
             write_item(build_item(product_spec(name), layout, aoi, paths[name], meta), layout)
             written.append(item_id(name, aoi, first))
+        written += _publish_anomalies(settings, layout, first, meta)
     return written
+
+
+def _medians_of_month(layout: OutputLayout, aoi: str, month: int) -> dict[int, Layer]:
+    """The published ``ndvi-median`` layer of calendar ``month`` in each year."""
+    return {
+        year: layer
+        for year, layers in class_layers(layout, "ndvi-median", aoi).items()
+        for layer in layers
+        if layer.date.month == month
+    }
+
+
+def _publish_anomalies(
+    settings: Settings, layout: OutputLayout, first: dt.date, meta: LayerMetadata
+) -> list[str]:
+    """``ndvi-anomaly`` and ``vci`` of the month's median against the same month of the baseline years,
+    when the baseline has ``land.baseline_min_years`` of them; the item ids written."""
+    aoi, land = settings.aoi.id, settings.land
+    medians = _medians_of_month(layout, aoi, first.month)
+    years = [
+        y for y in sorted(medians)
+        if y != first.year and (land.baseline_years is None or land.baseline_years[0] <= y <= land.baseline_years[1])
+    ]  # fmt: skip
+    if len(years) < land.baseline_min_years:
+        return []
+    stack = season_layer_stack(layout, [medians[y] for y in years], settings.dask.chunk)
+    current = season_layer_stack(layout, [medians[first.year]], settings.dask.chunk)
+    change = anomalies(current, monthly_baseline(stack), land.baseline_min_years).isel(time=0)
+    scale = product_spec("ndvi-anomaly").cog
+    vci = change["vci"].clip(0, 100).round().fillna(NEVER_SEEN).astype("uint8")
+    layers = {"ndvi-anomaly": to_scaled_int16(change["zscore"], scale.scale, scale.offset), "vci": vci}
+    version = f"{medians[first.year].version}-b{years[0]}-{years[-1]}"
+    paths = {name: layout.layer(name, aoi, first, version) for name in ANOMALY_PRODUCTS}
+    geobox = aoi_geobox(settings.aoi)
+    write_cogs(
+        [(layers[name].data, paths[name], product_spec(name).cog) for name in ANOMALY_PRODUCTS],
+        crs=str(geobox.crs), transform=geobox.affine,
+    )  # fmt: skip
+    baseline = LayerMetadata(
+        meta, version=version,
+        properties=meta["properties"] | {"sensing:baseline_years": years, "sensing:baseline_product": "ndvi-median"},
+    )  # fmt: skip
+    for name in ANOMALY_PRODUCTS:
+        write_item(build_item(product_spec(name), layout, aoi, paths[name], baseline), layout)
+    return [item_id(name, aoi, first) for name in ANOMALY_PRODUCTS]

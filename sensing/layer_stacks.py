@@ -17,7 +17,7 @@ from sensing.errors import ConfigError
 from sensing.publish.layout import OutputLayout
 from sensing.summaries import Layer, class_layers
 
-__all__ = ["season_stacks"]
+__all__ = ["season_layer_stack", "season_stacks"]
 
 
 def _layers(
@@ -35,6 +35,14 @@ def _open(layout: OutputLayout, layer: Layer, chunk: int, decode: bool) -> xr.Da
     return opened.squeeze("band", drop=True)
 
 
+def season_layer_stack(layout: OutputLayout, layers: list[Layer], chunk: int) -> xr.DataArray:
+    """Decoded layers (float32, NaN where no data) stacked along ``time`` (their dates)."""
+    times = xr.DataArray(
+        [dt.datetime.combine(lay.date, dt.time()) for lay in layers], dims="time", name="time"
+    )
+    return xr.concat([_open(layout, lay, chunk, True) for lay in layers], dim=times).astype("float32")
+
+
 def season_stacks(
     layout: OutputLayout, aoi: str, index: str, start: dt.date, end: dt.date, chunk: int = 1024
 ) -> tuple[xr.DataArray, xr.DataArray]:
@@ -47,8 +55,8 @@ def season_stacks(
             f"no published {index} and water layers of AOI {aoi!r} between {start} and {end} "
             f"({len(values)} {index}, {len(classes)} water); run `sensing reprocess` for the period first"
         )
-    times = xr.DataArray([dt.datetime.combine(d, dt.time()) for d in dates], dims="time", name="time")
-    index_stack = xr.concat([_open(layout, values[d], chunk, True) for d in dates], dim=times)
+    index_stack = season_layer_stack(layout, [values[d] for d in dates], chunk)
+    times = index_stack["time"]
     class_stack = xr.concat([_open(layout, classes[d], chunk, False) for d in dates], dim=times)
     clear = class_stack.isin([CLASS_DRY, CLASS_WATER])
-    return index_stack.astype("float32").rename(index), clear.rename("clear")
+    return index_stack.rename(index), clear.rename("clear")

@@ -11,8 +11,10 @@ from sensing.flood import FLOOD_CLASSES
 from sensing.publish.cog import CogSpec
 
 __all__ = [
+    "ANOMALY_PRODUCTS",
     "CHANGE_CLASSES",
     "COMPOSITE_PRODUCTS",
+    "DERIVED_PRODUCTS",
     "INDEX_COLORMAPS",
     "WATER_CLASSES",
     "ProductSpec",
@@ -48,8 +50,16 @@ CHANGE_PRODUCTS = ("water-change", "water-change-sar")
 COMPOSITE_PRODUCTS = ("ndvi-median", "ndvi-max", "clear-count")
 """Monthly land composites of the clear NDVI observations (see ``sensing.land_products``)."""
 COMPOSITE_SCALE = IndexScale(scale=0.0001, offset=0.0)
+ANOMALY_PRODUCTS = ("ndvi-anomaly", "vci")
+"""Monthly NDVI against the same month of the baseline years: z-score and Vegetation Condition Index."""
+ANOMALY_SCALE = IndexScale(scale=0.001, offset=0.0)
+"""z-scores stored as int16 thousandths."""
 FLOOD_PRODUCTS = ("flood", "flood-sar")
 """Flood extent of an event (see ``sensing.flood``), from optical or radar layers."""
+
+
+DERIVED_PRODUCTS = (*FLOOD_PRODUCTS, *COMPOSITE_PRODUCTS, *ANOMALY_PRODUCTS)
+"""Products derived from published layers rather than configured: catalogued once they exist."""
 
 
 def flood_product(class_product: str) -> str:
@@ -81,6 +91,8 @@ TITLES = {
     "ndvi-median": "NDVI, monthly median of clear observations",
     "ndvi-max": "NDVI, monthly maximum of clear observations",
     "clear-count": "Clear observations in the month",
+    "ndvi-anomaly": "NDVI anomaly (z-score against the same month of the baseline years)",
+    "vci": "Vegetation Condition Index (percent of the baseline's range for the month)",
 }
 NEVER_SEEN = 255
 """Nodata of summary layers: pixels never observed clear."""
@@ -129,6 +141,12 @@ def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
     if name == "clear-count":
         cog = CogSpec("uint8", NEVER_SEEN, "nearest", description="clear observations")
         return ProductSpec(name, TITLES[name], cog, rescale=(0.0, 10.0), colormap_name="viridis")
+    if name == "vci":
+        cog = CogSpec("uint8", NEVER_SEEN, "average", description="VCI (percent, clipped to 0-100)")
+        return ProductSpec(name, TITLES[name], cog, rescale=(0.0, 100.0), colormap_name="rdylgn")
+    if name == "ndvi-anomaly":
+        cog = CogSpec("int16", INT16_NODATA, "average", scale=ANOMALY_SCALE.scale, description="NDVI z-score")
+        return ProductSpec(name, TITLES[name], cog, rescale=(-3.0, 3.0), colormap_name="brbg")
     if name in COMPOSITE_PRODUCTS:
         scale = COMPOSITE_SCALE
     palettes = {

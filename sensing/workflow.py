@@ -35,7 +35,7 @@ from sensing.gapfill import gap_filled
 from sensing.gauges import apply_gauges, read_gauges
 from sensing.grid import aoi_geobox, pixel_area_m2
 from sensing.models import LayerRef, SceneRef, SceneResult, WaterBodyArea, sensor_name
-from sensing.products import COMPOSITE_PRODUCTS, FLOOD_PRODUCTS, ProductSpec, change_product, product_spec
+from sensing.products import DERIVED_PRODUCTS, ProductSpec, change_product, product_spec
 from sensing.publish.cog import translate_to_cog, write_cogs
 from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.locks import file_lock
@@ -68,13 +68,9 @@ def product_specs(settings: Settings) -> dict[str, ProductSpec]:
 
 
 def _catalogued_specs(settings: Settings, layout: OutputLayout) -> dict[str, ProductSpec]:
-    """The configured products, and the derived ones (flood events, monthly composites) already
+    """The configured products, and the derived ones (flood events, monthly composites, anomalies) already
     published, so that catalog and tile index keep them."""
-    on_demand = {
-        p: product_spec(p)
-        for p in (*FLOOD_PRODUCTS, *COMPOSITE_PRODUCTS)
-        if layout.collection(p).parent.is_dir()
-    }
+    on_demand = {p: product_spec(p) for p in DERIVED_PRODUCTS if layout.collection(p).parent.is_dir()}
     return product_specs(settings) | on_demand
 
 

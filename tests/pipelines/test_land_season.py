@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-import yaml
 from fastapi.testclient import TestClient
 from PIL import Image
 from rio_cogeo.cogeo import cog_validate
@@ -30,7 +29,7 @@ from sensing.publish.stac import read_items
 from sensing.publish.stac_validation import validate_stac
 from sensing.serve.app import create_app
 from sensing.summaries import class_layers
-from tests.conftest import write_test_config
+from tests.land import decoded, published_demo
 from tests.tiles import centre_tile
 
 SEASON = ["--start", "2022-04-01", "--end", "2022-10-31"]
@@ -39,24 +38,8 @@ SEASON = ["--start", "2022-04-01", "--end", "2022-10-31"]
 @pytest.fixture(scope="module")
 def season(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo archive of 2022 (16 dates) with the water and NDVI layers of April-October published."""
-    folder = tmp_path_factory.mktemp("season")
-    config = write_test_config(folder)
-    doc = yaml.safe_load(config.read_text())
-    doc["demo"].update({"start": "2022-03-05", "years": 1, "dates_per_year": 16})
-    config.write_text(yaml.safe_dump(doc))
-    runner = CliRunner()
-    for args in (
-        ["demo-data"],
-        ["reprocess", "--aoi", "kapchagay-dam", *SEASON, "--products", "water,ndvi"],
-    ):
-        done = runner.invoke(app, [*args, "--config", str(config)])
-        assert done.exit_code == 0, done.output
-    return config
-
-
-def _decoded(path: Path) -> np.ndarray:
-    with rasterio.open(path) as ds:
-        return ds.read(1, masked=True).astype("float64").filled(np.nan) * ds.scales[0] + ds.offsets[0]
+    demo = {"start": "2022-03-05", "years": 1, "dates_per_year": 16}
+    return published_demo(tmp_path_factory.mktemp("season"), demo, [*SEASON, "--products", "water,ndvi"])
 
 
 def test_the_season_run_publishes_monthly_ndvi_composites_of_the_clear_observations(season: Path) -> None:
@@ -76,7 +59,7 @@ def test_the_season_run_publishes_monthly_ndvi_composites_of_the_clear_observati
     layers = {product: {lay.date: lay for lay in class_layers(layout, product, settings.aoi.id)[2022]}
               for product in ("ndvi", "water", "ndvi-median", "ndvi-max", "clear-count")}  # fmt: skip
     days = [dt.date(2022, 9, 4), dt.date(2022, 9, 26)]
-    ndvi = np.stack([_decoded(layout.root / layers["ndvi"][d].cog) for d in days])
+    ndvi = np.stack([decoded(layout.root / layers["ndvi"][d].cog) for d in days])
     classes = []
     for day in days:
         with rasterio.open(layout.root / layers["water"][day].cog) as ds:
@@ -90,7 +73,7 @@ def test_the_season_run_publishes_monthly_ndvi_composites_of_the_clear_observati
     for product, values in expected.items():
         cog = layout.root / layers[product][month].cog
         assert cog_validate(str(cog), strict=True, quiet=True)[0]
-        np.testing.assert_allclose(_decoded(cog), values, atol=1.01e-4, equal_nan=True)
+        np.testing.assert_allclose(decoded(cog), values, atol=1.01e-4, equal_nan=True)
     with rasterio.open(layout.root / layers["clear-count"][month].cog) as ds:
         assert (ds.read(1) == clear.sum(axis=0)).all()
     assert 0.1 < 1 - clear[0].mean() < 0.95 and clear[1].mean() > 0.9  # the mask is exercised

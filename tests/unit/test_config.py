@@ -46,6 +46,11 @@ def test_bad_bounds_name_the_field(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, aoi=doc["aoi"]))
 
 
+def test_a_reversed_land_baseline_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"land\.baseline_years.*2024 is after last year 2018"):
+        load_settings(_write(tmp_path, land={"baseline_years": [2024, 2018]}))
+
+
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml"):
         load_settings(tmp_path / "nope.yaml")
