@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pipelines.cli_land import parcels
+from pipelines.cli_land import land_app, parcels
 from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
 from pipelines.cli_schedule import deploy, schedule, status
 from pipelines.cli_series import change, exclude, flood, gauges_app
@@ -58,6 +58,7 @@ app.command()(schedule)
 app.command()(deploy)
 app.command()(status)
 app.command()(parcels)
+app.add_typer(land_app, name="land")
 log = logging.getLogger("sensing.cli")  # progress lines when stderr is not a terminal
 log.addHandler(logging.StreamHandler())
 log.setLevel(logging.INFO)

@@ -1,18 +1,22 @@
-"""Land commands: is the land in parcels worked this season."""
+"""Land commands: is the land in parcels worked this season; seasonal layers (snow, NDVI trend)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
+from sensing.config import Settings
 from sensing.errors import SensingError
 
-__all__ = ["parcels"]
+__all__ = ["land_app", "parcels"]
+
+land_app = typer.Typer(help="Seasonal land layers from the published layers.", no_args_is_help=True)
 
 
 def _date(option: str, value: str) -> dt.date:
@@ -73,3 +77,58 @@ def parcels(
     )
     for path in written:
         console.print(f"  {path}")
+
+
+def _publish_seasonal(config: Path, publish: Callable[[Settings], list[str]]) -> None:
+    """Run ``publish`` under the publish lock, refresh the catalog and tile index, list the items."""
+    from sensing.publish.layout import OutputLayout
+    from sensing.publish.locks import file_lock
+    from sensing.workflow import refresh_catalog
+
+    settings = settings_or_exit(config)
+    try:
+        with file_lock(OutputLayout(settings.output_dir).lock):
+            written = publish(settings)
+            refresh_catalog(settings)
+    except (SensingError, ValueError) as exc:
+        raise fail(exc) from exc
+    console.print(f"published {len(written)} layer(s): {', '.join(written)}")
+
+
+@land_app.command("snow")
+def snow(
+    start: Annotated[str, typer.Option(help="First day of the snow season, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day of the snow season, YYYY-MM-DD.")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Publish ``snow-days``: snow-cover duration of the season from the water class layers."""
+    from sensing.land_seasons import publish_snow_days
+
+    first, last = _date("--start", start), _date("--end", end)
+    _publish_seasonal(config, lambda settings: publish_snow_days(settings, first, last))
+
+
+@land_app.command("trend")
+def trend(
+    first_year: Annotated[int, typer.Option(help="First year of the series.")],
+    last_year: Annotated[int, typer.Option(help="Last year of the series.")],
+    months: Annotated[str, typer.Option(help="Growing season as months FIRST-LAST (e.g. 5-9).")] = "5-9",
+    level: Annotated[float, typer.Option(help="Significance level of the Mann-Kendall test.")] = 0.05,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Publish ``ndvi-trend`` and ``ndvi-trend-class``: Theil-Sen slope of the yearly growing-season
+    NDVI median and whether it is a significant decline or increase (degradation, desertification)."""
+    from sensing.land_seasons import publish_ndvi_trend
+
+    try:
+        first_month, last_month = (int(m) for m in months.split("-"))
+    except ValueError:
+        raise fail(ValueError(f"--months: expected FIRST-LAST such as 5-9, got {months!r}")) from None
+    if not 0 < level < 1:
+        raise fail(ValueError(f"--level: {level} is not between 0 and 1"))
+    _publish_seasonal(
+        config,
+        lambda settings: publish_ndvi_trend(
+            settings, first_year, last_year, (first_month, last_month), level
+        ),
+    )

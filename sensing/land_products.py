@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import hashlib
 from collections.abc import Iterable
 
 import xarray as xr
@@ -23,14 +22,12 @@ from sensing.compute.condition import anomalies, monthly_baseline
 from sensing.compute.encode import to_scaled_int16
 from sensing.config import Settings
 from sensing.errors import ConfigError
-from sensing.grid import aoi_geobox
 from sensing.layer_stacks import season_layer_stack, season_stacks
-from sensing.products import ANOMALY_PRODUCTS, COMPOSITE_PRODUCTS, NEVER_SEEN, product_spec
-from sensing.publish.cog import write_cogs
+from sensing.products import NEVER_SEEN, product_spec
+from sensing.publish.derived import inputs_version, period_metadata, publish_derived
 from sensing.publish.layout import OutputLayout, item_id
-from sensing.publish.stac import LayerMetadata, build_item, write_item
+from sensing.publish.stac import LayerMetadata
 from sensing.summaries import Layer, class_layers
-from sensing.workflow import grid_metadata
 
 __all__ = ["months_of", "publish_monthly_composites"]
 
@@ -42,19 +39,6 @@ def months_of(dates: Iterable[dt.date]) -> list[dt.date]:
 
 def _month_end(first: dt.date) -> dt.date:
     return first.replace(day=calendar.monthrange(first.year, first.month)[1])
-
-
-def _version(layout: OutputLayout, aoi: str, dates: list[dt.date]) -> str:
-    """A name that changes whenever an input layer of the month does (new date, reprocessed layer)."""
-    layers = {
-        layer.date: layer.version
-        for product in ("ndvi", "water")
-        for year in class_layers(layout, product, aoi).values()
-        for layer in year
-        if layer.date in dates
-    }
-    digest = hashlib.sha256(repr(sorted(layers.items())).encode()).hexdigest()[:8]
-    return f"m{len(dates)}-{digest}"
 
 
 def _month_layers(ndvi: xr.DataArray, clear: xr.DataArray) -> dict[str, xr.DataArray]:
@@ -73,8 +57,8 @@ def publish_monthly_composites(settings: Settings, months: Iterable[dt.date]) ->
     """Publish the composites of each month (first days) that has NDVI and water layers over the
     AOI; return the STAC item ids written. Months without layers are skipped."""
     layout = OutputLayout(settings.output_dir)
-    aoi, geobox = settings.aoi.id, aoi_geobox(settings.aoi)
-    written = []
+    aoi = settings.aoi.id
+    written: list[str] = []
     for first in months_of(months):
         last = _month_end(first)
         try:
@@ -82,25 +66,14 @@ def publish_monthly_composites(settings: Settings, months: Iterable[dt.date]) ->
         except ConfigError:  # no date of the month has both layers
             continue
         dates = [dt.date.fromisoformat(str(t)[:10]) for t in ndvi["time"].values]
-        version = _version(layout, aoi, dates)
+        version = inputs_version(layout, aoi, ("ndvi", "water"), dates, "m")
         layers = _month_layers(ndvi.chunk({"time": -1}), clear.chunk({"time": -1}))
-        paths = {name: layout.layer(name, aoi, first, version) for name in COMPOSITE_PRODUCTS}
-        write_cogs(
-            [(layers[name].data, paths[name], product_spec(name).cog) for name in COMPOSITE_PRODUCTS],
-            crs=str(geobox.crs), transform=geobox.affine,
+        meta = period_metadata(
+            settings, first, last, version, [item_id("ndvi", aoi, d) for d in dates],
+            **{"sensing:dates": [d.isoformat() for d in dates], "sensing:composite_period": "month",
+               "sensing:clear_mask": "water class layer: dry land or water"},
         )  # fmt: skip
-        meta = LayerMetadata(
-            grid_metadata(settings), datetime=dt.datetime.combine(first, dt.time(), dt.UTC), cloud_cover=None,
-            version=version, scene_ids=[item_id("ndvi", aoi, d) for d in dates],
-            properties={
-                "start_datetime": f"{first}T00:00:00Z", "end_datetime": f"{last}T23:59:59Z",
-                "sensing:dates": [d.isoformat() for d in dates], "sensing:composite_period": "month",
-                "sensing:clear_mask": "water class layer: dry land or water",
-            },
-        )  # fmt: skip
-        for name in COMPOSITE_PRODUCTS:
-            write_item(build_item(product_spec(name), layout, aoi, paths[name], meta), layout)
-            written.append(item_id(name, aoi, first))
+        written += publish_derived(settings, layers, meta)
         written += _publish_anomalies(settings, layout, first, meta)
     return written
 
@@ -135,16 +108,8 @@ def _publish_anomalies(
     vci = change["vci"].clip(0, 100).round().fillna(NEVER_SEEN).astype("uint8")
     layers = {"ndvi-anomaly": to_scaled_int16(change["zscore"], scale.scale, scale.offset), "vci": vci}
     version = f"{medians[first.year].version}-b{years[0]}-{years[-1]}"
-    paths = {name: layout.layer(name, aoi, first, version) for name in ANOMALY_PRODUCTS}
-    geobox = aoi_geobox(settings.aoi)
-    write_cogs(
-        [(layers[name].data, paths[name], product_spec(name).cog) for name in ANOMALY_PRODUCTS],
-        crs=str(geobox.crs), transform=geobox.affine,
-    )  # fmt: skip
     baseline = LayerMetadata(
         meta, version=version,
         properties=meta["properties"] | {"sensing:baseline_years": years, "sensing:baseline_product": "ndvi-median"},
     )  # fmt: skip
-    for name in ANOMALY_PRODUCTS:
-        write_item(build_item(product_spec(name), layout, aoi, paths[name], baseline), layout)
-    return [item_id(name, aoi, first) for name in ANOMALY_PRODUCTS]
+    return publish_derived(settings, layers, baseline)

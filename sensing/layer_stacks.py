@@ -17,7 +17,7 @@ from sensing.errors import ConfigError
 from sensing.publish.layout import OutputLayout
 from sensing.summaries import Layer, class_layers
 
-__all__ = ["season_layer_stack", "season_stacks"]
+__all__ = ["class_stack", "season_layer_stack", "season_stacks"]
 
 
 def _layers(
@@ -43,6 +43,18 @@ def season_layer_stack(layout: OutputLayout, layers: list[Layer], chunk: int) ->
     return xr.concat([_open(layout, lay, chunk, True) for lay in layers], dim=times).astype("float32")
 
 
+def class_stack(
+    layout: OutputLayout, aoi: str, start: dt.date, end: dt.date, chunk: int = 1024
+) -> xr.DataArray:
+    """The ``water`` class layers (uint8) of every date in [start, end]; a ConfigError when none."""
+    layers = _layers(layout, "water", aoi, start, end)
+    if not layers:
+        raise ConfigError(f"no published water layer of AOI {aoi!r} between {start} and {end}")
+    dates = sorted(layers)
+    times = xr.DataArray([dt.datetime.combine(d, dt.time()) for d in dates], dims="time", name="time")
+    return xr.concat([_open(layout, layers[d], chunk, False) for d in dates], dim=times)
+
+
 def season_stacks(
     layout: OutputLayout, aoi: str, index: str, start: dt.date, end: dt.date, chunk: int = 1024
 ) -> tuple[xr.DataArray, xr.DataArray]:
@@ -56,7 +68,8 @@ def season_stacks(
             f"({len(values)} {index}, {len(classes)} water); run `sensing reprocess` for the period first"
         )
     index_stack = season_layer_stack(layout, [values[d] for d in dates], chunk)
-    times = index_stack["time"]
-    class_stack = xr.concat([_open(layout, classes[d], chunk, False) for d in dates], dim=times)
-    clear = class_stack.isin([CLASS_DRY, CLASS_WATER])
+    classes_of_dates = xr.concat(
+        [_open(layout, classes[d], chunk, False) for d in dates], dim=index_stack["time"]
+    )
+    clear = classes_of_dates.isin([CLASS_DRY, CLASS_WATER])
     return index_stack.rename(index), clear.rename("clear")

@@ -16,6 +16,8 @@ __all__ = [
     "COMPOSITE_PRODUCTS",
     "DERIVED_PRODUCTS",
     "INDEX_COLORMAPS",
+    "SEASONAL_PRODUCTS",
+    "TREND_CLASSES",
     "WATER_CLASSES",
     "ProductSpec",
     "change_product",
@@ -58,7 +60,16 @@ FLOOD_PRODUCTS = ("flood", "flood-sar")
 """Flood extent of an event (see ``sensing.flood``), from optical or radar layers."""
 
 
-DERIVED_PRODUCTS = (*FLOOD_PRODUCTS, *COMPOSITE_PRODUCTS, *ANOMALY_PRODUCTS)
+SEASONAL_PRODUCTS = ("snow-days", "ndvi-trend", "ndvi-trend-class")
+"""Per season or period of years (see ``sensing.land_seasons``)."""
+TREND_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
+    0: ("no significant trend", (0, 0, 0, 0)),
+    1: ("significant decline", (166, 97, 26, 255)),
+    2: ("significant increase", (1, 133, 113, 255)),
+    255: ("no data", (0, 0, 0, 0)),
+}
+"""Class value -> (label, RGBA colour) of ``ndvi-trend-class`` (Mann-Kendall p below the level)."""
+DERIVED_PRODUCTS = (*FLOOD_PRODUCTS, *COMPOSITE_PRODUCTS, *ANOMALY_PRODUCTS, *SEASONAL_PRODUCTS)
 """Products derived from published layers rather than configured: catalogued once they exist."""
 
 
@@ -92,6 +103,9 @@ TITLES = {
     "ndvi-max": "NDVI, monthly maximum of clear observations",
     "clear-count": "Clear observations in the month",
     "ndvi-anomaly": "NDVI anomaly (z-score against the same month of the baseline years)",
+    "snow-days": "Snow-cover duration of the season (days)",
+    "ndvi-trend": "NDVI trend (Theil-Sen slope per year of the growing-season median)",
+    "ndvi-trend-class": "NDVI trend, significant decline or increase (Mann-Kendall)",
     "vci": "Vegetation Condition Index (percent of the baseline's range for the month)",
 }
 NEVER_SEEN = 255
@@ -125,6 +139,22 @@ class ProductSpec:
     legend: list[dict[str, object]] = field(default_factory=list)
 
 
+DERIVED_RAMPS: dict[str, tuple[CogSpec, tuple[float, float], str]] = {
+    "clear-count": (CogSpec("uint8", NEVER_SEEN, "nearest", description="clear observations"), (0.0, 10.0), "viridis"),
+    "snow-days": (CogSpec("uint16", 65535, "average", description="snow-cover days"), (0.0, 180.0), "blues"),
+    "ndvi-trend": (
+        CogSpec("int16", INT16_NODATA, "average", scale=COMPOSITE_SCALE.scale, description="NDVI per year"),
+        (-0.03, 0.03), "brbg",
+    ),
+    "vci": (CogSpec("uint8", NEVER_SEEN, "average", description="VCI (percent, clipped to 0-100)"), (0.0, 100.0), "rdylgn"),
+    "ndvi-anomaly": (
+        CogSpec("int16", INT16_NODATA, "average", scale=ANOMALY_SCALE.scale, description="NDVI z-score"),
+        (-3.0, 3.0), "brbg",
+    ),
+}  # fmt: skip
+"""Derived continuous products: encoding, value range of the colour map, rio-tiler colour map."""
+
+
 def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
     """The spec of product ``name``; index products need their int16 ``scale``.
 
@@ -138,21 +168,16 @@ def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
         title += " (Sentinel-1 radar)" if name.endswith("-sar") else ""
         cog = CogSpec("uint8", NEVER_SEEN, "nearest", description=description)
         return ProductSpec(name, title, cog, rescale=rescale, colormap_name=colormap_name)
-    if name == "clear-count":
-        cog = CogSpec("uint8", NEVER_SEEN, "nearest", description="clear observations")
-        return ProductSpec(name, TITLES[name], cog, rescale=(0.0, 10.0), colormap_name="viridis")
-    if name == "vci":
-        cog = CogSpec("uint8", NEVER_SEEN, "average", description="VCI (percent, clipped to 0-100)")
-        return ProductSpec(name, TITLES[name], cog, rescale=(0.0, 100.0), colormap_name="rdylgn")
-    if name == "ndvi-anomaly":
-        cog = CogSpec("int16", INT16_NODATA, "average", scale=ANOMALY_SCALE.scale, description="NDVI z-score")
-        return ProductSpec(name, TITLES[name], cog, rescale=(-3.0, 3.0), colormap_name="brbg")
+    if name in DERIVED_RAMPS:
+        cog, rescale, colormap_name = DERIVED_RAMPS[name]
+        return ProductSpec(name, TITLES[name], cog, rescale=rescale, colormap_name=colormap_name)
     if name in COMPOSITE_PRODUCTS:
         scale = COMPOSITE_SCALE
     palettes = {
         **dict.fromkeys(CLASS_PRODUCTS, (WATER_CLASSES, "water class")),
         **dict.fromkeys(CHANGE_PRODUCTS, (CHANGE_CLASSES, "change class")),
         **dict.fromkeys(FLOOD_PRODUCTS, (FLOOD_CLASSES, "flood class")),
+        "ndvi-trend-class": (TREND_CLASSES, "trend class"),
     }
     if name in palettes:
         classes, description = palettes[name]

@@ -13,7 +13,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from scipy.stats import norm
 
-__all__ = ["anomalies", "monthly_baseline", "theil_sen_trend"]
+__all__ = ["anomalies", "monthly_baseline", "theil_sen_trend", "trend_classes"]
 
 _PAIR_BATCH = 16_000_000
 """Pairwise slopes held at once by the trend (pairs x pixels): about 64 MB of float32."""
@@ -114,6 +114,16 @@ def theil_sen_trend(series: xr.DataArray, min_observations: int = 3) -> xr.Datas
         }
     )
     return out.where(out["n"] >= min_observations)
+
+
+def trend_classes(
+    slope: NDArray[np.floating], p_value: NDArray[np.floating], level: float
+) -> NDArray[np.uint8]:
+    """1 where the trend is a significant decline (p < ``level``), 2 a significant increase, 0 neither,
+    255 where there is no slope (too few observations)."""
+    significant = p_value < level
+    classes = np.where(significant & (slope < 0), 1, np.where(significant & (slope > 0), 2, 0))
+    return np.where(np.isnan(slope), 255, classes).astype("uint8")
 
 
 def _decimal_years(time: xr.DataArray) -> NDArray[np.float64]:

@@ -12,7 +12,10 @@ import pytest
 import rasterio
 from fastapi.testclient import TestClient
 from rio_cogeo.cogeo import cog_validate
+from scipy import stats
+from typer.testing import CliRunner
 
+from pipelines.cli import app
 from sensing.config import load_settings
 from sensing.publish.layout import OutputLayout
 from sensing.publish.stac import read_items
@@ -66,3 +69,49 @@ def test_anomaly_and_vci_compare_a_month_with_the_same_month_of_the_baseline_yea
     entry = next(e for e in client.get("/layers").json()["layers"] if e["product"] == "ndvi-anomaly")
     assert client.get(entry["legend"]).json()["range"] == [-3.0, 3.0]
     assert centre_tile(client, entry).status_code == 200
+
+
+def test_the_ndvi_trend_is_the_theil_sen_slope_of_the_yearly_season_medians(three_years: Path) -> None:
+    runner = CliRunner()
+    args = [
+        "land",
+        "trend",
+        "--first-year",
+        "2020",
+        "--last-year",
+        "2022",
+        "--months",
+        "6-6",
+        "--config",
+        str(three_years),
+    ]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    settings = load_settings(three_years)
+    layout = OutputLayout(settings.output_dir)
+    (item,) = read_items(layout, "ndvi-trend")
+    assert item["properties"]["sensing:years"] == [2020, 2021, 2022]
+    validate_stac(item, item["id"])
+    medians = {lay.date.year: decoded(layout.root / lay.cog) for year in class_layers(layout, "ndvi-median", settings.aoi.id).values()
+               for lay in year if lay.date.month == 6}  # fmt: skip
+    slope = decoded(layout.root / class_layers(layout, "ndvi-trend", settings.aoi.id)[2020][0].cog)
+    with rasterio.open(
+        layout.root / class_layers(layout, "ndvi-trend-class", settings.aoi.id)[2020][0].cog
+    ) as ds:
+        classes = ds.read(1)
+    series = np.stack([medians[y] for y in (2020, 2021, 2022)])
+    # each year's value stands at mid-season (15 June) in decimal years (2020 is a leap year)
+    when = [
+        y + (dt.date(y, 6, 15) - dt.date(y, 1, 1)).days / (366 if y % 4 == 0 else 365)
+        for y in (2020, 2021, 2022)
+    ]
+    rng = np.random.default_rng(0)
+    complete = np.flatnonzero(np.isfinite(series).all(axis=0).ravel())
+    for flat in rng.choice(complete, 20, replace=False):
+        r, c = np.unravel_index(flat, slope.shape)
+        expected = stats.theilslopes(series[:, r, c], when).slope
+        assert slope[r, c] == pytest.approx(expected, abs=1.01e-4)
+    # three years can never be significant at 5 % (Mann-Kendall z at most 1.04): class 0 where a slope exists
+    assert set(np.unique(classes[np.isfinite(slope)])) == {0} and (classes[np.isnan(slope)] == 255).all()
+    too_few = runner.invoke(app, [*args[:3], "2021", *args[4:]])
+    assert too_few.exit_code == 2 and "at least 3 years" in too_few.output

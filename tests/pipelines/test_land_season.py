@@ -37,16 +37,18 @@ SEASON = ["--start", "2022-04-01", "--end", "2022-10-31"]
 
 @pytest.fixture(scope="module")
 def season(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo archive of 2022 (16 dates) with the water and NDVI layers of April-October published."""
+    """A demo archive of March 2022 - February 2023 (16 dates, the winter's frozen) with its water and
+    NDVI layers published."""
     demo = {"start": "2022-03-05", "years": 1, "dates_per_year": 16}
-    return published_demo(tmp_path_factory.mktemp("season"), demo, [*SEASON, "--products", "water,ndvi"])
+    period = ["--start", "2022-03-01", "--end", "2023-02-28", "--products", "water,ndvi"]
+    return published_demo(tmp_path_factory.mktemp("season"), demo, period)
 
 
 def test_the_season_run_publishes_monthly_ndvi_composites_of_the_clear_observations(season: Path) -> None:
     settings = load_settings(season)
     layout = OutputLayout(settings.output_dir)
     items = {i["properties"]["datetime"][:7]: i for i in read_items(layout, "ndvi-median")}
-    assert sorted(items) == [f"2022-{m:02d}" for m in range(4, 11)]
+    assert sorted(items) == [*(f"2022-{m:02d}" for m in range(3, 13)), "2023-01", "2023-02"]
     september = items["2022-09"]["properties"]  # a cloudy date (80 %) and a clear one
     assert september["sensing:dates"] == ["2022-09-04", "2022-09-26"]
     assert (september["start_datetime"], september["end_datetime"]) == (
@@ -157,3 +159,34 @@ def test_bad_parcel_inputs_are_refused_naming_the_file_and_column(season: Path, 
                                  "--out", str(tmp_path / "w"), "--config", str(season)])  # fmt: skip
     assert winter.exit_code == 2 and "no published ndvi and water layers" in winter.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "w").exists()
+
+
+def test_snow_days_of_a_winter_hold_each_clear_observation_to_the_midpoints(season: Path) -> None:
+    done = CliRunner().invoke(
+        app, ["land", "snow", "--start", "2022-11-01", "--end", "2023-02-28", "--config", str(season)]
+    )
+    assert done.exit_code == 0, done.output
+    settings = load_settings(season)
+    layout = OutputLayout(settings.output_dir)
+    (item,) = read_items(layout, "snow-days")
+    assert item["properties"]["sensing:dates"] == [
+        "2022-11-11",
+        "2022-12-04",
+        "2022-12-27",
+        "2023-01-19",
+        "2023-02-10",
+    ]
+    validate_stac(item, item["id"])
+    cog = layout.root / class_layers(layout, "snow-days", settings.aoi.id)[2022][0].cog
+    assert cog_validate(str(cog), strict=True, quiet=True)[0]
+    with rasterio.open(cog) as ds:
+        days = ds.read(1)
+    # snow from 4 December on, bare on 11 November: snow from the midpoint (22 Nov 12:00) to 1 March
+    # = 98.5 days; land the simulator leaves bare in winter: 0
+    seen = days[days != 65535]
+    assert np.isin(seen, [98, 99]).mean() > 0.5 and (seen == 0).any()
+    assert set(np.unique(seen)) <= set(range(0, 121))
+    refused = CliRunner().invoke(
+        app, ["land", "snow", "--start", "2023-03-01", "--end", "2022-11-01", "--config", str(season)]
+    )
+    assert refused.exit_code == 2 and "--start 2023-03-01 is not before --end 2022-11-01" in refused.output

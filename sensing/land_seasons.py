@@ -1,0 +1,122 @@
+"""Seasonal land products, published from the published layers of a season or of several years.
+
+* ``snow-days``: snow-cover duration over a season (default the hydrological winter) from the water
+  class layers: snow/ice (the NDSI test with the green brightness test, or the archive's snow class)
+  against dry land and water; cloud and no data are not observations.
+* ``ndvi-trend`` and ``ndvi-trend-class``: per-pixel Theil-Sen slope of each year's growing-season
+  median NDVI (the median of the published monthly medians of the season's months) and whether the
+  Mann-Kendall test calls it a significant decline or increase.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import xarray as xr
+
+from sensing.compute.condition import theil_sen_trend, trend_classes
+from sensing.compute.encode import to_scaled_int16
+from sensing.compute.snow import snow_duration_days
+from sensing.compute.water import CLASS_DRY, CLASS_SNOW_ICE, CLASS_WATER
+from sensing.config import Settings
+from sensing.errors import ConfigError
+from sensing.layer_stacks import class_stack, season_layer_stack
+from sensing.products import product_spec
+from sensing.publish.derived import inputs_version, period_metadata, publish_derived
+from sensing.publish.layout import OutputLayout, item_id
+from sensing.summaries import class_layers
+
+__all__ = ["publish_ndvi_trend", "publish_snow_days"]
+
+SNOW_NODATA = 65535
+
+
+def publish_snow_days(settings: Settings, start: dt.date, end: dt.date) -> list[str]:
+    """``snow-days`` of the season [start, end] over the AOI (days, rounded; 65535 where no date was
+    clear); the item ids written."""
+    if start >= end:
+        raise ConfigError(f"snow season: --start {start} is not before --end {end}")
+    layout = OutputLayout(settings.output_dir)
+    aoi = settings.aoi.id
+    classes = class_stack(layout, aoi, start, end, settings.dask.chunk).chunk({"time": -1})
+    dates = [dt.date.fromisoformat(str(t)[:10]) for t in classes["time"].values]
+    snow = classes == CLASS_SNOW_ICE
+    clear = classes.isin([CLASS_DRY, CLASS_WATER, CLASS_SNOW_ICE])
+    days = snow_duration_days(snow, clear, start.isoformat(), (end + dt.timedelta(days=1)).isoformat())
+    stored = days.round().fillna(SNOW_NODATA).astype("uint16")
+    meta = period_metadata(
+        settings, start, end, inputs_version(layout, aoi, ("water",), dates, "s"),
+        [item_id("water", aoi, d) for d in dates],
+        **{"sensing:dates": [d.isoformat() for d in dates],
+           "sensing:snow_source": "water class layer: snow/ice against dry land and water",
+           "sensing:interpolation": "nearest clear observation in time"},
+    )  # fmt: skip
+    return publish_derived(settings, {"snow-days": stored}, meta)
+
+
+def _season_median(
+    layout: OutputLayout, aoi: str, year: int, months: tuple[int, int], chunk: int
+) -> xr.DataArray | None:
+    """The median of the year's published monthly NDVI medians of ``months`` (first, last); None
+    when the year has none."""
+    layers = [
+        lay
+        for lay in class_layers(layout, "ndvi-median", aoi).get(year, [])
+        if months[0] <= lay.date.month <= months[1]
+    ]
+    if not layers:
+        return None
+    return season_layer_stack(layout, layers, chunk).median("time", skipna=True)
+
+
+def publish_ndvi_trend(
+    settings: Settings, first_year: int, last_year: int, months: tuple[int, int] = (5, 9), level: float = 0.05
+) -> list[str]:
+    """``ndvi-trend`` (slope per year) and ``ndvi-trend-class`` (1 significant decline, 2 significant
+    increase at p < ``level``, 0 neither, 255 fewer than 3 years) from each year's growing-season
+    median NDVI; needs monthly medians in at least 3 years."""
+    if first_year > last_year:
+        raise ConfigError(f"trend: --first-year {first_year} is after --last-year {last_year}")
+    if not 1 <= months[0] <= months[1] <= 12:
+        raise ConfigError(f"trend: --months {months[0]}-{months[1]} is not a range of months")
+    layout = OutputLayout(settings.output_dir)
+    aoi, chunk = settings.aoi.id, settings.dask.chunk
+    yearly = {
+        y: m
+        for y in range(first_year, last_year + 1)
+        if (m := _season_median(layout, aoi, y, months, chunk)) is not None
+    }
+    if len(yearly) < 3:
+        raise ConfigError(
+            f"trend: monthly NDVI medians of months {months[0]}-{months[1]} in {sorted(yearly)} only; "
+            "a trend needs at least 3 years (publish NDVI for those years first)"
+        )
+    middle = (months[0] + months[1]) // 2
+    times = xr.DataArray([dt.datetime(y, middle, 15) for y in yearly], dims="time", name="time")
+    series = xr.concat(list(yearly.values()), dim=times).chunk({"time": -1})
+    trend = theil_sen_trend(series)
+    classes = xr.apply_ufunc(
+        trend_classes, trend["slope_per_year"], trend["p_value"], kwargs={"level": level},
+        dask="parallelized", output_dtypes=[np.uint8],
+    )  # fmt: skip
+    scale = product_spec("ndvi-trend").cog
+    years = sorted(yearly)
+    medians = [
+        lay
+        for y in years
+        for lay in class_layers(layout, "ndvi-median", aoi)[y]
+        if months[0] <= lay.date.month <= months[1]
+    ]
+    version = f"t{years[0]}-{years[-1]}-{inputs_version(layout, aoi, ('ndvi-median',), [m.date for m in medians], 'm')}"
+    meta = period_metadata(
+        settings, dt.date(years[0], 1, 1), dt.date(years[-1], 12, 31), version,
+        [item_id("ndvi-median", aoi, m.date) for m in medians],
+        **{"sensing:years": years, "sensing:season_months": list(months), "sensing:significance_level": level,
+           "sensing:method": "Theil-Sen slope, Mann-Kendall test (continuity-corrected, no tie correction)"},
+    )  # fmt: skip
+    layers = {
+        "ndvi-trend": to_scaled_int16(trend["slope_per_year"], scale.scale, scale.offset),
+        "ndvi-trend-class": classes,
+    }
+    return publish_derived(settings, layers, meta)
