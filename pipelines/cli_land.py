@@ -132,3 +132,42 @@ def trend(
             settings, first_year, last_year, (first_month, last_month), level
         ),
     )
+
+
+def _window(option: str, value: str) -> tuple[dt.date, dt.date]:
+    first, _, last = value.partition(":")
+    if not last:
+        raise fail(ValueError(f"{option}: expected FIRST:LAST dates (YYYY-MM-DD:YYYY-MM-DD), got {value!r}"))
+    return _date(option, first), _date(option, last)
+
+
+@land_app.command("burn")
+def burn(
+    name: Annotated[str, typer.Option(help="Event name (part of the layer's version and the table's key).")],
+    pre: Annotated[str, typer.Option(help="Window before the fire, FIRST:LAST (YYYY-MM-DD:YYYY-MM-DD).")],
+    post: Annotated[str, typer.Option(help="Window after the fire, FIRST:LAST.")],
+    breaks: Annotated[
+        str, typer.Option(help="dNBR lower bounds of low, moderate-low, moderate-high, high severity.")
+    ] = "0.10,0.27,0.44,0.66",
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Publish a fire event's ``dnbr`` and ``burn-severity`` layers and its burned area per class (needs
+    the per-scene ``nbr`` product over both windows)."""
+    from sensing.land_seasons import publish_burn
+
+    before, after = _window("--pre", pre), _window("--post", post)
+    try:
+        levels = tuple(float(b) for b in breaks.split(","))
+    except ValueError:
+        raise fail(
+            ValueError(f"--breaks: expected four numbers such as 0.1,0.27,0.44,0.66, got {breaks!r}")
+        ) from None
+    areas: list[str] = []
+
+    def publish(settings: Settings) -> list[str]:
+        rows = publish_burn(settings, name, before, after, levels)
+        areas.extend(f"{r.severity} {r.area_km2:.2f} km2" for r in rows.itertuples())
+        return [str(rows["item"].iloc[0])]
+
+    _publish_seasonal(config, publish)
+    console.print("; ".join(areas))

@@ -7,12 +7,13 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from distributed import Client, LocalCluster, get_client
+from distributed import Client, LocalCluster, Worker, WorkerPlugin, get_client
 from odc.stac import configure_rio
+from rasterio.env import set_gdal_config
 
 from sensing.config import DaskConfig
 
-__all__ = ["GDAL_READ_OPTIONS", "configure_reads", "dask_client"]
+__all__ = ["GDAL_READ_OPTIONS", "GdalCacheLimit", "configure_reads", "dask_client"]
 
 GDAL_READ_OPTIONS: dict[str, Any] = {
     "GDAL_HTTP_MAX_RETRY": "3",  # COG range requests: retry 429/5xx and resets three times...
@@ -24,6 +25,23 @@ GDAL_READ_OPTIONS: dict[str, Any] = {
 """GDAL settings for every pixel read, on the workers as in this process."""
 
 
+class GdalCacheLimit(WorkerPlugin):
+    """Bound GDAL's raster block cache in every worker process: by default it may take 5 % of the
+    machine's memory per process, invisible to Dask's memory accounting (a worker with a memory limit
+    is paused for good once that cache fills)."""
+
+    def __init__(self, megabytes: int) -> None:
+        self.megabytes = megabytes
+
+    def setup(self, worker: Worker) -> None:
+        set_gdal_config("GDAL_CACHEMAX", self.megabytes * 2**20)
+
+
+def _configure_workers(client: Client, cfg: DaskConfig) -> None:
+    configure_rio(client=client, **GDAL_READ_OPTIONS)
+    client.register_plugin(GdalCacheLimit(cfg.gdal_cache_mb), name="sensing-gdal-cache")
+
+
 @contextlib.contextmanager
 def dask_client(cfg: DaskConfig) -> Iterator[Client]:
     """A Dask client for the block; set as the default scheduler while it is open.
@@ -33,7 +51,7 @@ def dask_client(cfg: DaskConfig) -> Iterator[Client]:
     """
     if cfg.address:
         with Client(cfg.address) as client:
-            configure_rio(client=client, **GDAL_READ_OPTIONS)
+            _configure_workers(client, cfg)
             yield client
         return
     cores = os.cpu_count() or 1
@@ -48,7 +66,7 @@ def dask_client(cfg: DaskConfig) -> Iterator[Client]:
         ) as cluster,
         Client(cluster) as client,
     ):
-        configure_rio(client=client, **GDAL_READ_OPTIONS)
+        _configure_workers(client, cfg)
         yield client
 
 

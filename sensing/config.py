@@ -44,11 +44,15 @@ ALGORITHM_VERSION = "1.0.0"
 
 INDEX_PRODUCTS = ("ndwi", "mndwi", "ndvi")
 OPTICAL_PRODUCTS = ("water", *INDEX_PRODUCTS)
+"""The default products of an optical source."""
+LAND_INDEX_PRODUCTS = ("nbr", "ndmi", "bi", "si_khan")
+"""Optional per-scene land indices (configure them in ``products``): burn ratio, moisture, bare soil,
+salinity (sensing.compute.indices)."""
 SAR_BANDS = ("vv", "vh")
 SAR_PRODUCTS = ("water-sar", *SAR_BANDS)
 """Radar products: water classes from backscatter, and speckle-filtered backscatter in dB."""
-PRODUCTS = (*OPTICAL_PRODUCTS, *SAR_PRODUCTS)
-LAND_PRODUCTS = ("ndvi",)
+PRODUCTS = (*OPTICAL_PRODUCTS, *LAND_INDEX_PRODUCTS, *SAR_PRODUCTS)
+LAND_PRODUCTS = ("ndvi", *LAND_INDEX_PRODUCTS)
 """Products of the land-resources group (the rest belong to the water group)."""
 CLASS_PRODUCTS = ("water", "water-sar")
 """Products whose layer is the water class raster (the others are scaled int16 values)."""
@@ -304,6 +308,10 @@ class DaskConfig(_Model):
     address: str = ""
     chunk: int = Field(default=1024, ge=128)
     n_workers: int | None = None
+    gdal_cache_mb: int = Field(
+        default=128, ge=8,
+        description="GDAL block cache per worker process (MB); GDAL's default is 5 % of the machine's memory.",
+    )  # fmt: skip
 
 
 class AlertConfig(_Model):
@@ -456,7 +464,10 @@ class Settings(_Model):
     sar: SarConfig = SarConfig()
     masks: MaskConfig = MaskConfig()
     quality: QualityConfig = QualityConfig()
-    indices: dict[str, IndexScale] = Field(default_factory=lambda: {k: IndexScale() for k in INDEX_PRODUCTS})
+    indices: dict[str, IndexScale] = Field(
+        default_factory=lambda: {k: IndexScale() for k in INDEX_PRODUCTS},
+        description="int16 scale of each index product (land indices without an entry: 1e-4).",
+    )
     dask: DaskConfig = DaskConfig()
     nightly: NightlyConfig = NightlyConfig()
     alerts: AlertConfig = AlertConfig()
@@ -475,7 +486,7 @@ class Settings(_Model):
 
     @model_validator(mode="after")
     def _products_of_sensor(self) -> Settings:
-        allowed = SAR_PRODUCTS if self.source.sensor == "sar" else OPTICAL_PRODUCTS
+        allowed = SAR_PRODUCTS if self.source.sensor == "sar" else (*OPTICAL_PRODUCTS, *LAND_INDEX_PRODUCTS)
         wrong = [p for p in self.products if p not in allowed]
         if wrong:
             raise ValueError(

@@ -1,5 +1,9 @@
 """Seasonal land products, published from the published layers of a season or of several years.
 
+* ``dnbr`` and ``burn-severity`` of a fire event: the median NBR of the clear observations of a window
+  before the fire minus that of a window after it, in the USGS severity classes (or the breaks given),
+  with the burned area per class in ``tables/burns``.
+
 * ``snow-days``: snow-cover duration over a season (default the hydrological winter) from the water
   class layers: snow/ice (the NDSI test with the green brightness test, or the archive's snow class)
   against dry land and water; cloud and no data are not observations.
@@ -11,23 +15,30 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import rasterio
 import xarray as xr
 
+from sensing.compute.burn import USGS_DNBR_BREAKS, burn_severity, class_areas_km2, dnbr, validate_breaks
+from sensing.compute.composites import time_median
 from sensing.compute.condition import theil_sen_trend, trend_classes
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.snow import snow_duration_days
 from sensing.compute.water import CLASS_DRY, CLASS_SNOW_ICE, CLASS_WATER
 from sensing.config import Settings
 from sensing.errors import ConfigError
-from sensing.layer_stacks import class_stack, season_layer_stack
+from sensing.grid import aoi_geobox, pixel_area_m2
+from sensing.layer_stacks import class_stack, season_layer_stack, season_stacks
 from sensing.products import product_spec
 from sensing.publish.derived import inputs_version, period_metadata, publish_derived
 from sensing.publish.layout import OutputLayout, item_id
+from sensing.publish.tables import upsert_frame
 from sensing.summaries import class_layers
 
-__all__ = ["publish_ndvi_trend", "publish_snow_days"]
+__all__ = ["publish_burn", "publish_ndvi_trend", "publish_snow_days"]
 
 SNOW_NODATA = 65535
 
@@ -67,7 +78,7 @@ def _season_median(
     ]
     if not layers:
         return None
-    return season_layer_stack(layout, layers, chunk).median("time", skipna=True)
+    return time_median(season_layer_stack(layout, layers, chunk))
 
 
 def publish_ndvi_trend(
@@ -120,3 +131,64 @@ def publish_ndvi_trend(
         "ndvi-trend-class": classes,
     }
     return publish_derived(settings, layers, meta)
+
+
+def _median_nbr(
+    layout: OutputLayout, aoi: str, window: tuple[dt.date, dt.date], chunk: int
+) -> tuple[xr.DataArray, list[dt.date]]:
+    """The median NBR of the clear dry-land observations in ``window`` (first, last) and the dates used:
+    water does not burn, and a shoreline's NBR follows the water level."""
+    nbr, clear = season_stacks(layout, aoi, "nbr", window[0], window[1], chunk, clear_classes=(CLASS_DRY,))
+    dates = [dt.date.fromisoformat(str(t)[:10]) for t in nbr["time"].values]
+    return time_median(nbr, clear), dates
+
+
+def publish_burn(
+    settings: Settings, name: str, pre: tuple[dt.date, dt.date], post: tuple[dt.date, dt.date],
+    breaks: tuple[float, ...] = USGS_DNBR_BREAKS,
+) -> pd.DataFrame:  # fmt: skip
+    """Publish a fire event: ``dnbr`` (median NBR of the clear observations before minus after) and
+    ``burn-severity`` (its classes at ``breaks``), dated at the post window's start, with the area per
+    class in ``tables/burns``; return those rows. Needs the per-scene ``nbr`` product."""
+    for label, (first, last) in (("--pre", pre), ("--post", post)):
+        if first > last:
+            raise ConfigError(f"burn {name}: {label} window starts {first}, after its end {last}")
+    if pre[1] >= post[0]:
+        raise ConfigError(
+            f"burn {name}: the --pre window must end before the --post window starts ({pre[1]} >= {post[0]})"
+        )
+    breaks = validate_breaks(breaks)
+    layout = OutputLayout(settings.output_dir)
+    aoi, chunk = settings.aoi.id, settings.dask.chunk
+    (before, pre_dates), (after, post_dates) = (_median_nbr(layout, aoi, w, chunk) for w in (pre, post))
+    change = dnbr(before, after)
+    classes = burn_severity(change, breaks)
+    scale = product_spec("dnbr").cog
+    dates = [*pre_dates, *post_dates]
+    meta = period_metadata(
+        settings, post[0], post[1], f"{name}-{inputs_version(layout, aoi, ('nbr', 'water'), dates, 'f')}",
+        [item_id("nbr", aoi, d) for d in dates],
+        **{"sensing:event": name, "sensing:pre_window": [pre[0].isoformat(), pre[1].isoformat()],
+           "sensing:pre_dates": [d.isoformat() for d in pre_dates],
+           "sensing:post_dates": [d.isoformat() for d in post_dates], "sensing:dnbr_breaks": list(breaks)},
+    )  # fmt: skip
+    written = publish_derived(
+        settings, {"dnbr": to_scaled_int16(change, scale.scale, scale.offset), "burn-severity": classes}, meta
+    )
+    rows = _severity_rows(
+        layout.layer("burn-severity", aoi, post[0], meta["version"]), settings, name, written
+    )
+    old = pd.read_parquet(layout.burns) if layout.burns.exists() else pd.DataFrame()
+    upsert_frame(layout.burns, old, rows, ["event", "severity"])
+    return rows
+
+
+def _severity_rows(cog: Path, settings: Settings, name: str, items: list[str]) -> pd.DataFrame:
+    """Area per severity class of the published layer (read back, so the table matches the COG)."""
+    with rasterio.open(cog) as ds:
+        classes = xr.DataArray(ds.read(1), dims=("y", "x"))
+    areas = class_areas_km2(classes, pixel_area_m2(aoi_geobox(settings.aoi)))
+    return pd.DataFrame(
+        [{"event": name, "aoi": settings.aoi.id, "severity": label, "area_km2": round(area, 4), "item": items[-1]}
+         for label, area in areas.items()]
+    )  # fmt: skip

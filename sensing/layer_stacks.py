@@ -56,10 +56,12 @@ def class_stack(
 
 
 def season_stacks(
-    layout: OutputLayout, aoi: str, index: str, start: dt.date, end: dt.date, chunk: int = 1024
-) -> tuple[xr.DataArray, xr.DataArray]:
-    """The ``index`` layers (float32, NaN where no data) and the clear mask of every date in
-    [start, end] that has both the index and the ``water`` class layer; a ConfigError when none has."""
+    layout: OutputLayout, aoi: str, index: str, start: dt.date, end: dt.date, chunk: int = 1024,
+    clear_classes: tuple[int, ...] = (CLASS_DRY, CLASS_WATER),
+) -> tuple[xr.DataArray, xr.DataArray]:  # fmt: skip
+    """The ``index`` layers (float32, NaN where no data) and the clear mask (the class layer in
+    ``clear_classes``) of every date in [start, end] that has both the index and the ``water`` class
+    layer; a ConfigError when none has."""
     values, classes = _layers(layout, index, aoi, start, end), _layers(layout, "water", aoi, start, end)
     dates = sorted(set(values) & set(classes))
     if not dates:
@@ -71,5 +73,5 @@ def season_stacks(
     classes_of_dates = xr.concat(
         [_open(layout, classes[d], chunk, False) for d in dates], dim=index_stack["time"]
     )
-    clear = classes_of_dates.isin([CLASS_DRY, CLASS_WATER])
+    clear = classes_of_dates.isin(list(clear_classes))
     return index_stack.rename(index), clear.rename("clear")

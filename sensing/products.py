@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sensing.compute.burn import BURN_CLASSES, BURN_NODATA
 from sensing.compute.encode import INT16_NODATA
 from sensing.compute.water import CLASS_CLOUD, CLASS_DRY, CLASS_NODATA, CLASS_SNOW_ICE, CLASS_WATER
-from sensing.config import CLASS_PRODUCTS, SAR_BANDS, IndexScale
+from sensing.config import CLASS_PRODUCTS, LAND_INDEX_PRODUCTS, SAR_BANDS, IndexScale
 from sensing.flood import FLOOD_CLASSES
 from sensing.publish.cog import CogSpec
 
@@ -60,7 +61,7 @@ FLOOD_PRODUCTS = ("flood", "flood-sar")
 """Flood extent of an event (see ``sensing.flood``), from optical or radar layers."""
 
 
-SEASONAL_PRODUCTS = ("snow-days", "ndvi-trend", "ndvi-trend-class")
+SEASONAL_PRODUCTS = ("snow-days", "ndvi-trend", "ndvi-trend-class", "burn-severity", "dnbr")
 """Per season or period of years (see ``sensing.land_seasons``)."""
 TREND_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     0: ("no significant trend", (0, 0, 0, 0)),
@@ -69,6 +70,13 @@ TREND_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     255: ("no data", (0, 0, 0, 0)),
 }
 """Class value -> (label, RGBA colour) of ``ndvi-trend-class`` (Mann-Kendall p below the level)."""
+_BURN_COLOURS = {0: (0, 0, 0, 0), 1: (255, 255, 178, 255), 2: (254, 204, 92, 255), 3: (253, 141, 60, 255),
+                 4: (189, 0, 38, 255)}  # fmt: skip
+BURN_SEVERITY_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
+    **{code: (label, _BURN_COLOURS[code]) for code, label in BURN_CLASSES.items()},
+    BURN_NODATA: ("no data", (0, 0, 0, 0)),
+}
+"""Class value -> (label, RGBA colour) of ``burn-severity`` (sensing.compute.burn)."""
 DERIVED_PRODUCTS = (*FLOOD_PRODUCTS, *COMPOSITE_PRODUCTS, *ANOMALY_PRODUCTS, *SEASONAL_PRODUCTS)
 """Products derived from published layers rather than configured: catalogued once they exist."""
 
@@ -106,6 +114,8 @@ TITLES = {
     "snow-days": "Snow-cover duration of the season (days)",
     "ndvi-trend": "NDVI trend (Theil-Sen slope per year of the growing-season median)",
     "ndvi-trend-class": "NDVI trend, significant decline or increase (Mann-Kendall)",
+    "burn-severity": "Burn severity of a fire event (dNBR classes)",
+    "dnbr": "dNBR of a fire event (NBR before minus after)",
     "vci": "Vegetation Condition Index (percent of the baseline's range for the month)",
 }
 NEVER_SEEN = 255
@@ -151,6 +161,10 @@ DERIVED_RAMPS: dict[str, tuple[CogSpec, tuple[float, float], str]] = {
         CogSpec("int16", INT16_NODATA, "average", scale=ANOMALY_SCALE.scale, description="NDVI z-score"),
         (-3.0, 3.0), "brbg",
     ),
+    "dnbr": (
+        CogSpec("int16", INT16_NODATA, "average", scale=COMPOSITE_SCALE.scale, description="dNBR"),
+        (-0.5, 1.0), "ylorrd",
+    ),
 }  # fmt: skip
 """Derived continuous products: encoding, value range of the colour map, rio-tiler colour map."""
 
@@ -171,13 +185,14 @@ def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
     if name in DERIVED_RAMPS:
         cog, rescale, colormap_name = DERIVED_RAMPS[name]
         return ProductSpec(name, TITLES[name], cog, rescale=rescale, colormap_name=colormap_name)
-    if name in COMPOSITE_PRODUCTS:
+    if name in COMPOSITE_PRODUCTS or (name in LAND_INDEX_PRODUCTS and scale is None):
         scale = COMPOSITE_SCALE
     palettes = {
         **dict.fromkeys(CLASS_PRODUCTS, (WATER_CLASSES, "water class")),
         **dict.fromkeys(CHANGE_PRODUCTS, (CHANGE_CLASSES, "change class")),
         **dict.fromkeys(FLOOD_PRODUCTS, (FLOOD_CLASSES, "flood class")),
         "ndvi-trend-class": (TREND_CLASSES, "trend class"),
+        "burn-severity": (BURN_SEVERITY_CLASSES, "burn severity class"),
     }
     if name in palettes:
         classes, description = palettes[name]

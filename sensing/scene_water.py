@@ -34,7 +34,15 @@ from sensing.compute.water import (
     snow_ice,
     zone_histograms,
 )
-from sensing.config import INDEX_PRODUCTS, SAR_BANDS, MaskConfig, SarConfig, TerrainConfig, WaterConfig
+from sensing.config import (
+    INDEX_PRODUCTS,
+    LAND_INDEX_PRODUCTS,
+    SAR_BANDS,
+    MaskConfig,
+    SarConfig,
+    TerrainConfig,
+    WaterConfig,
+)
 from sensing.errors import SceneError
 from sensing.models import SceneRef
 from sensing.sources.base import SceneSource
@@ -133,7 +141,8 @@ def _optical(
     ds = source.load(scene, bands, geobox, chunk, optional=optional)
     masks, mask_source = scene_masks(ds)
     masks["cloud"] = dilate(masks["cloud"], mask_cfg.cloud_dilation_px)
-    indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, cfg.index}}
+    land = [name for name in LAND_INDEX_PRODUCTS if all(b in ds for b in INDICES[name][0])]  # lazy: if asked
+    indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, cfg.index, *land}}
     snow = snow_ice(ds, indices["mndwi"], masks["snow"], cfg)
     water_index = indices[cfg.index]
     valid = ~(masks["nodata"] | masks["cloud"] | snow) & water_index.notnull()

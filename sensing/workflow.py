@@ -25,6 +25,7 @@ from sensing.alerts import ALERT_KEY, Alert, alert_rows, evaluate_alerts
 from sensing.change import Period, area_table, write_change
 from sensing.compute.counts import bincount
 from sensing.compute.encode import to_scaled_int16
+from sensing.compute.indices import INDICES
 from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA
 from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
 from sensing.config import CLASS_PRODUCTS, SAR_BANDS, Settings
@@ -149,6 +150,12 @@ def _classify_and_publish(
     own = {bodies[zone - 1].id: choice for zone, choice in scene_layers.zone_choices.items()}
 
     specs = product_specs(settings)
+    missing = [name for name in specs if name not in CLASS_PRODUCTS and name not in scene_layers.values]
+    if missing:
+        raise SceneError(
+            f"{scene.id}: product(s) {missing} need band(s) the scene lacks "
+            f"({', '.join(f'{m}: {list(INDICES[m][0])}' for m in missing)})"
+        )
     layers = []
     for name, spec in specs.items():
         data = (

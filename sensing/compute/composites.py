@@ -10,11 +10,13 @@ size, not the scene.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-__all__ = ["PERIODS", "clear_count", "max_ndvi_composite", "percentile_composite"]
+__all__ = ["PERIODS", "clear_count", "max_ndvi_composite", "percentile_composite", "time_median"]
 
 PERIODS = {"month": "MS", "season": "QS-DEC"}
 """Composite period -> pandas frequency of its start."""
@@ -41,6 +43,22 @@ def percentile_composite(
     masked = stack.where(clear)
     out = masked.resample(time=_frequency(period)).quantile(list(quantiles), dim="time", skipna=True)
     return out.astype("float32").transpose("time", "quantile", ...)
+
+
+def _quiet_nanmedian(values: NDArray[np.floating]) -> NDArray[np.floating]:
+    """NaN-skipping median along the last axis; NaN, without a warning, where every value is NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(values, axis=-1).astype(values.dtype)
+
+
+def time_median(values: xr.DataArray, clear: xr.DataArray | None = None) -> xr.DataArray:
+    """Median along ``time`` of ``values`` where ``clear`` (all of them when None); NaN where none is."""
+    kept = values if clear is None else values.where(clear)
+    return xr.apply_ufunc(
+        _quiet_nanmedian, kept.chunk({"time": -1}), input_core_dims=[["time"]], dask="parallelized",
+        output_dtypes=[kept.dtype],
+    )  # fmt: skip
 
 
 def _take_at(values: NDArray[np.floating], index: NDArray[np.intp]) -> NDArray[np.floating]:

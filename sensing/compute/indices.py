@@ -7,7 +7,8 @@ from collections.abc import Callable
 import xarray as xr
 
 __all__ = [
-    "INDEX_RANGES", "INDICES", "awei_nsh", "awei_sh", "compute_index", "normalized_difference", "salinity_khan",
+    "INDEX_RANGES", "INDICES", "awei_nsh", "awei_sh", "bare_soil_index", "compute_index", "normalized_difference",
+    "salinity_khan",
 ]  # fmt: skip
 
 
@@ -38,6 +39,13 @@ def awei_sh(
     return (blue + 2.5 * green - 1.5 * (nir + swir16) - 0.25 * swir22).astype("float32")
 
 
+def bare_soil_index(
+    blue: xr.DataArray, red: xr.DataArray, nir: xr.DataArray, swir16: xr.DataArray
+) -> xr.DataArray:
+    """Bare Soil Index (Rikimaru et al. 2002; the catalogue's BI): ((S1 + R) - (N + B)) / ((S1 + R) + (N + B))."""
+    return normalized_difference(swir16 + red, nir + blue)
+
+
 def salinity_khan(blue: xr.DataArray, red: xr.DataArray) -> xr.DataArray:
     """Salinity index of Khan et al. (2005), sqrt(B x R): salt crusts are bright in blue and red.
 
@@ -56,10 +64,16 @@ INDICES: dict[str, tuple[tuple[str, ...], Callable[..., xr.DataArray]]] = {
     "awei_nsh": (("green", "swir16", "nir", "swir22"), awei_nsh),
     "awei_sh": (("blue", "green", "nir", "swir16", "swir22"), awei_sh),
     "si_khan": (("blue", "red"), salinity_khan),
+    # Key & Benson (2006): burned land drops in the NIR and rises in SWIR2.
+    "nbr": (("nir", "swir22"), normalized_difference),
+    # Gao (1996), as NDMI: leaf water content.
+    "ndmi": (("nir", "swir16"), normalized_difference),
+    "bi": (("blue", "red", "nir", "swir16"), bare_soil_index),
 }
 """Index name -> (bands in argument order, function)."""
 INDEX_RANGES = {"ndwi": (-1.0, 1.0), "mndwi": (-1.0, 1.0), "ndvi": (-1.0, 1.0),
-                "awei_nsh": (-4.0, 2.0), "awei_sh": (-2.0, 2.0), "si_khan": (0.0, 1.0)}  # fmt: skip
+                "awei_nsh": (-4.0, 2.0), "awei_sh": (-2.0, 2.0), "si_khan": (0.0, 1.0), "nbr": (-1.0, 1.0),
+                "ndmi": (-1.0, 1.0), "bi": (-1.0, 1.0)}  # fmt: skip
 """Value range of each index on reflectance in [0, 1] (histograms for Otsu span it)."""
 
 

@@ -8,6 +8,7 @@ Layout under the archive folder::
     truth/<date>_water.tif                                  0 dry, 1 open water, 2 ice-covered water
     truth/areas.csv                                         true areas (and levels) per water body and date
     truth/parcels.gpkg                                      the irrigated zone's fields: sown or fallow
+    truth/burn_scar.geojson                                 the simulated steppe fire's scar and date
 
 Bands B02 B03 B04 B08 are written at the grid resolution; B11, B12 and SCL at twice it, as Sentinel-2
 delivers them at 20 m beside 10 m bands. Processing baseline 04.00 (from 2022-01-25) adds the
@@ -40,7 +41,16 @@ from shapely.geometry import box, mapping
 
 from sensing.config import AoiConfig, DemoConfig
 from sensing.demo import sentinel1
-from sensing.demo.landscape import BANDS, Acquisition, Surface, demo_fields, render, true_levels
+from sensing.demo.landscape import (
+    BANDS,
+    FIRE_DATE,
+    Acquisition,
+    Surface,
+    burn_scar,
+    demo_fields,
+    render,
+    true_levels,
+)
 from sensing.publish.cog import CogSpec, translate_to_cog
 from sensing.waterbodies import WaterBody, rasterize_zones, to_lonlat
 
@@ -379,6 +389,8 @@ def write_archive(
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
     _write_truth_table(staging / "truth" / "areas.csv", truth_rows)
     _write_parcels(staging / "truth" / "parcels.gpkg", aoi, demo)
+    scar = gpd.GeoDataFrame({"fire_date": [FIRE_DATE.isoformat()]}, geometry=[burn_scar()], crs="EPSG:32643")
+    scar.to_file(staging / "truth" / "burn_scar.geojson", driver="GeoJSON")
     shutil.rmtree(root, ignore_errors=True)
     staging.rename(root)
     return root / "catalog.json"

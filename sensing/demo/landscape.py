@@ -23,6 +23,7 @@ __all__ = [
     "SCALE_M",
     "Acquisition",
     "Surface",
+    "burn_scar",
     "demo_fields",
     "nominal_outlines",
     "render",
@@ -51,6 +52,12 @@ URBAN = np.array([0.085, 0.095, 0.105, 0.150, 0.190, 0.170])
 SNOW = np.array([0.880, 0.860, 0.830, 0.760, 0.080, 0.060])
 LAKE_ICE = np.array([0.450, 0.440, 0.420, 0.350, 0.040, 0.030])
 CLOUD = np.array([0.500, 0.480, 0.470, 0.520, 0.400, 0.300])
+CHAR = np.array([0.040, 0.050, 0.060, 0.080, 0.160, 0.160])
+"""Freshly burned steppe: dark in the visible and NIR, bright in SWIR2 (NBR about -0.33)."""
+FIRE_DATE = dt.date(2022, 7, 5)
+"""A steppe fire north-west of the reservoir; the scar fades back to steppe over a year."""
+FIRE_CENTRE, FIRE_RADII = (0.15, 0.92), (0.08, 0.05)
+"""The scar: an ellipse in normalized coordinates (2.4 km x 1.5 km semi-axes)."""
 
 # Scene classification (Sen2Cor SCL) codes used by the simulator.
 SCL_NODATA, SCL_SHADOW, SCL_VEG, SCL_BARE, SCL_WATER = 0, 3, 4, 5, 6
@@ -213,6 +220,26 @@ def demo_fields(bounds: tuple[float, float, float, float], seed: int) -> list[tu
     return fields
 
 
+def _char_fraction(date: dt.date) -> float:
+    """Share of char in the scar's reflectance: 1 on the fire's day, back to 0 a year later."""
+    days = (date - FIRE_DATE).days
+    return float(np.clip(1 - days / 365.0, 0, 1)) if days >= 0 else 0.0
+
+
+def _in_burn_scar(u: Array, v: Array) -> NDArray[np.bool_]:
+    return np.asarray(
+        ((u - FIRE_CENTRE[0]) / FIRE_RADII[0]) ** 2 + ((v - FIRE_CENTRE[1]) / FIRE_RADII[1]) ** 2 < 1
+    )
+
+
+def burn_scar() -> Polygon:
+    """The simulated fire's scar (EPSG:32643), burned on :data:`FIRE_DATE`."""
+    circle = Point(0, 0).buffer(1.0, quad_segs=64)
+    ellipse = affinity.scale(circle, FIRE_RADII[0], FIRE_RADII[1], origin=(0, 0))
+    uv = affinity.translate(ellipse, *FIRE_CENTRE)
+    return Polygon(affinity.affine_transform(uv, [SCALE_M, 0, 0, SCALE_M, ORIGIN[0], ORIGIN[1]]))
+
+
 def _land_cover(u: Array, v: Array, x: Array, y: Array, doy: int, seed: int) -> Array:
     """Surface reflectance (rows, cols, 6) of dry land on a day of year."""
     texture = _Noise(seed + 2, 900.0)(x, y)
@@ -256,6 +283,10 @@ def render(acq: Acquisition, start: dt.date, x: Array, y: Array, window_uv: tupl
         snow = ~wet & (_Noise(acq.seed + acq.index + 4, 4000.0)(x, y) > -0.8)
         refl = np.where(snow[..., None], SNOW, refl)
         snow = snow | ice
+    char = _char_fraction(acq.date)
+    if char > 0:
+        scar = _in_burn_scar(u, v) & ~wet & ~snow
+        refl = np.where(scar[..., None], char * CHAR + (1 - char) * refl, refl)
     fveg = (refl[..., 3] - refl[..., 2]) / (refl[..., 3] + refl[..., 2])
     scl = np.where(wet, SCL_WATER, np.where(fveg > 0.4, SCL_VEG, SCL_BARE)).astype(np.uint8)
     scl[snow] = SCL_SNOW

@@ -85,6 +85,11 @@ class OutputLayout:
         return self.root / "tables" / "floods.parquet"
 
     @property
+    def burns(self) -> Path:
+        """Burned area per fire event and severity class (Parquet; a CSV copy beside it)."""
+        return self.root / "tables" / "burns.parquet"
+
+    @property
     def gauges(self) -> Path:
         """Imported gauge readings (Parquet; a CSV copy beside it)."""
         return self.root / "tables" / "gauges.parquet"

@@ -34,8 +34,8 @@ def _reflectance(scene: Path) -> xr.Dataset:
 
 def test_the_published_indices_equal_the_catalogue_on_real_pixels() -> None:
     bands = _reflectance(SLOVENIA / "s2_l1c_slovenia_20150711_13band.tif")
-    symbols = {"green": "G", "red": "R", "nir": "N", "swir16": "S1", "swir22": "S2"}
-    for name in ("ndwi", "mndwi", "ndvi"):
+    symbols = {"blue": "B", "green": "G", "red": "R", "nir": "N", "swir16": "S1", "swir22": "S2"}
+    for name in ("ndwi", "mndwi", "ndvi", "nbr", "ndmi", "bi"):  # every published index of the catalogue
         ours = compute_index(name, bands).values
         params = {symbols[b]: bands[b].values for b in INDICES[name][0]}
         theirs = spyndex.computeIndex(index=name.upper(), params=params)

@@ -85,7 +85,7 @@ def test_a_scene_several_times_a_workers_memory_limit_completes_within_it(tmp_pa
                                "bounds": bounds, "resolution": 10},
         source={"kind": "static-stac", "catalog": str(archive / "catalog.json"),
                 "collection": "sentinel-2-l2a-demo", "max_cloud_cover": 100},
-        publish={"summaries": False},
+        publish={"summaries": False, "composites": False},  # the scene's own work: derived layers excluded
     )  # fmt: skip
     scene_mb = SCENE_PX**2 * (6 * 2 + 8 * 4) / 1e6  # six uint16 bands decoded, eight float32 arrays
     assert scene_mb > 3 * WORKER_LIMIT_MB
@@ -107,3 +107,15 @@ def test_a_scene_several_times_a_workers_memory_limit_completes_within_it(tmp_pa
     for layer in layers:
         with rasterio.open(layer) as ds:
             assert (ds.width, ds.height) == (SCENE_PX, SCENE_PX)
+
+
+def test_workers_bound_gdals_block_cache() -> None:
+    """GDAL's default cache is 5 % of the machine's memory per process, outside Dask's accounting."""
+    from rasterio.env import get_gdal_config
+
+    from sensing.cluster import dask_client
+    from sensing.config import DaskConfig
+
+    with dask_client(DaskConfig(n_workers=1, gdal_cache_mb=96)) as client:
+        caches = client.run(get_gdal_config, "GDAL_CACHEMAX")
+    assert list(caches.values()) == [96 * 2**20]

@@ -18,6 +18,7 @@ import pytest
 import rasterio
 from fastapi.testclient import TestClient
 from PIL import Image
+from rasterio.features import rasterize
 from rio_cogeo.cogeo import cog_validate
 from shapely.geometry import box
 from typer.testing import CliRunner
@@ -37,10 +38,10 @@ SEASON = ["--start", "2022-04-01", "--end", "2022-10-31"]
 
 @pytest.fixture(scope="module")
 def season(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo archive of March 2022 - February 2023 (16 dates, the winter's frozen) with its water and
-    NDVI layers published."""
+    """A demo archive of March 2022 - February 2023 (16 dates, the winter's frozen, a steppe fire on
+    5 July) with its water, NDVI and NBR layers published."""
     demo = {"start": "2022-03-05", "years": 1, "dates_per_year": 16}
-    period = ["--start", "2022-03-01", "--end", "2023-02-28", "--products", "water,ndvi"]
+    period = ["--start", "2022-03-01", "--end", "2023-02-28", "--products", "water,ndvi,nbr"]
     return published_demo(tmp_path_factory.mktemp("season"), demo, period)
 
 
@@ -190,3 +191,52 @@ def test_snow_days_of_a_winter_hold_each_clear_observation_to_the_midpoints(seas
         app, ["land", "snow", "--start", "2023-03-01", "--end", "2022-11-01", "--config", str(season)]
     )
     assert refused.exit_code == 2 and "--start 2023-03-01 is not before --end 2022-11-01" in refused.output
+
+
+def test_the_steppe_fire_is_mapped_by_dnbr_and_only_the_harvest_looks_alike(season: Path) -> None:
+    fire = [
+        "land",
+        "burn",
+        "--name",
+        "steppe-fire",
+        "--pre",
+        "2022-06-01:2022-07-04",
+        "--post",
+        "2022-07-06:2022-08-31",
+    ]
+    done = CliRunner().invoke(app, [*fire, "--config", str(season)])
+    assert done.exit_code == 0, done.output
+    settings = load_settings(season)
+    layout = OutputLayout(settings.output_dir)
+    (item,) = read_items(layout, "burn-severity")
+    assert item["properties"]["sensing:pre_dates"] == ["2022-06-04", "2022-06-27"]
+    assert item["properties"]["sensing:post_dates"] == ["2022-07-20", "2022-08-12"]
+    validate_stac(item, item["id"])
+    severity = layout.root / class_layers(layout, "burn-severity", settings.aoi.id)[2022][0].cog
+    assert cog_validate(str(severity), strict=True, quiet=True)[0]
+    truth = season.parent / "data" / "demo-archive" / "truth"
+    with rasterio.open(severity) as ds:
+        classes = ds.read(1)
+        scar = rasterize(
+            gpd.read_file(truth / "burn_scar.geojson").geometry, classes.shape, transform=ds.transform
+        )
+        fields = rasterize(
+            gpd.read_file(truth / "parcels.gpkg").geometry, classes.shape, transform=ds.transform
+        )
+    burned = (classes >= 1) & (classes <= 4)
+    assert burned[scar == 1].mean() > 0.98  # the scar: dNBR about 0.3, moderate-low
+    elsewhere = (scar == 0) & (fields == 0) & (classes != 255)
+    assert burned[elsewhere].mean() < 0.03  # steppe drying out and water-level changes stay unburned
+    assert burned[fields == 1].mean() < 0.3  # harvests do look burned: a documented confounder
+    table = pd.read_parquet(settings.output_dir / "tables" / "burns.parquet").set_index("severity")
+    pixel_km2 = 30 * 30 / 1e6
+    assert table.loc[["low", "moderate-low", "moderate-high", "high"], "area_km2"].sum() == pytest.approx(
+        burned.sum() * pixel_km2, abs=1e-3
+    )
+    scar_km2 = gpd.read_file(truth / "burn_scar.geojson").area.iloc[0] / 1e6
+    assert (burned & (scar == 1)).sum() * pixel_km2 == pytest.approx(scar_km2, rel=0.05)
+    wrong = CliRunner().invoke(app, [*fire[:-4], "--pre", "2022-07-01:2022-07-10", "--post", "2022-07-06:2022-08-31",
+                                     "--config", str(season)])  # fmt: skip
+    assert wrong.exit_code == 2 and "--pre window must end before the --post window" in wrong.output
+    steppe = CliRunner().invoke(app, [*fire, "--breaks", "0.3,0.2,0.5,0.6", "--config", str(season)])
+    assert steppe.exit_code == 2 and "strictly increasing" in steppe.output
