@@ -1,5 +1,6 @@
 """The deployments: ``nightly/nightly-<group>`` on the configured schedules, ``reprocess/reprocess``
-and ``backfill/backfill`` for analysts (started from the Prefect UI, the API or the CLI).
+and ``backfill/backfill`` for analysts (started from the Prefect UI, the API or the CLI), and
+``land-season/land-season`` (seasonal land layers) on ``land.seasonal_cron``.
 
 :func:`served` builds them for ``prefect.serve`` (``sensing schedule``: flow runs are subprocesses of
 the serving process); :func:`deploy_to_pool` registers them for workers of a work pool (process
@@ -17,6 +18,7 @@ from prefect.flows import Flow
 
 from pipelines.backfill import backfill
 from pipelines.flows import nightly, reprocess
+from pipelines.land_flows import land_season
 from sensing.config import ScheduleGroup, Settings, load_settings
 
 __all__ = ["PROJECT_ROOT", "deploy_to_pool", "served"]
@@ -26,6 +28,7 @@ ENTRYPOINTS = {
     "nightly": "pipelines/flows.py:nightly",
     "reprocess": "pipelines/flows.py:reprocess",
     "backfill": "pipelines/backfill.py:backfill",
+    "land-season": "pipelines/land_flows.py:land_season",
 }
 
 
@@ -61,10 +64,19 @@ def _specs(config: Path, settings: Settings) -> list[tuple[str, str, dict[str, A
         specs.append(
             (flow, flow, {"parameters": {"config": path}, "tags": ["analyst"], "description": about})
         )
+    if settings.source.sensor == "optical":
+        seasonal = {
+            "schedules": [CronSchedule(cron=settings.land.seasonal_cron, timezone=timezone)],
+            "parameters": {"config": path}, "tags": ["seasonal", "land"],
+            "description": "Snow-cover duration of the last snow season and the NDVI trend of the growing seasons.",
+        }  # fmt: skip
+        specs.append(("land-season", "land-season", seasonal))
     return specs
 
 
-FLOWS: dict[str, Flow[Any, Any]] = {"nightly": nightly, "reprocess": reprocess, "backfill": backfill}
+FLOWS: dict[str, Flow[Any, Any]] = {
+    "nightly": nightly, "reprocess": reprocess, "backfill": backfill, "land-season": land_season,
+}  # fmt: skip
 
 
 def served(config: Path) -> list[RunnerDeployment]:

@@ -341,6 +341,12 @@ class NightlyConfig(_Model):
     )
 
 
+def _five_cron_fields(line: str) -> str:
+    if len(line.split()) != 5:
+        raise ValueError(f"expected five cron fields (minute hour day month weekday), got {line!r}")
+    return line
+
+
 class LandConfig(_Model):
     """Land products derived from the published NDVI layers (docs/land.md)."""
 
@@ -354,6 +360,38 @@ class LandConfig(_Model):
         ge=1,
         description="Years of the same month the baseline needs before anomalies are published.",
     )
+    snow_season: tuple[str, str] = Field(
+        default=("11-01", "03-31"),
+        description="Snow season as MM-DD start and end (the end in the next year).",
+    )
+    growing_months: tuple[int, int] = Field(
+        default=(5, 9), description="Growing season of the NDVI trend (months)."
+    )
+    seasonal_cron: str = Field(
+        default="0 5 1 * *", description="When the land-season deployment runs (cron, schedule.timezone)."
+    )
+
+    @field_validator("snow_season")
+    @classmethod
+    def _month_days(cls, v: tuple[str, str]) -> tuple[str, str]:
+        for day in v:
+            try:
+                dt.date.fromisoformat(f"2001-{day}")
+            except ValueError:
+                raise ValueError(f"{day!r} is not a MM-DD day of the year") from None
+        return v
+
+    @field_validator("seasonal_cron")
+    @classmethod
+    def _valid_cron(cls, v: str) -> str:
+        return _five_cron_fields(v)
+
+    @field_validator("growing_months")
+    @classmethod
+    def _months(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= v[0] <= v[1] <= 12:
+            raise ValueError(f"{list(v)} is not a range of months (first <= last, 1-12)")
+        return v
 
     @field_validator("baseline_years")
     @classmethod
@@ -373,9 +411,7 @@ class ScheduleGroup(_Model):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, v: str | None) -> str | None:
-        if v is not None and len(v.split()) != 5:
-            raise ValueError(f"expected five cron fields (minute hour day month weekday), got {v!r}")
-        return v
+        return v if v is None else _five_cron_fields(v)
 
     @model_validator(mode="after")
     def _one_timing(self) -> ScheduleGroup:

@@ -57,7 +57,7 @@ def publish_snow_days(settings: Settings, start: dt.date, end: dt.date) -> list[
     days = snow_duration_days(snow, clear, start.isoformat(), (end + dt.timedelta(days=1)).isoformat())
     stored = days.round().fillna(SNOW_NODATA).astype("uint16")
     meta = period_metadata(
-        settings, start, end, inputs_version(layout, aoi, ("water",), dates, "s"),
+        settings, start, end, inputs_version(layout, aoi, ("water",), dates, "s", (start, end)),
         [item_id("water", aoi, d) for d in dates],
         **{"sensing:dates": [d.isoformat() for d in dates],
            "sensing:snow_source": "water class layer: snow/ice against dry land and water",
@@ -119,7 +119,9 @@ def publish_ndvi_trend(
         for lay in class_layers(layout, "ndvi-median", aoi)[y]
         if months[0] <= lay.date.month <= months[1]
     ]
-    version = f"t{years[0]}-{years[-1]}-{inputs_version(layout, aoi, ('ndvi-median',), [m.date for m in medians], 'm')}"
+    version = f"t{years[0]}-{years[-1]}-" + inputs_version(
+        layout, aoi, ("ndvi-median",), [m.date for m in medians], "m", (months, level)
+    )
     meta = period_metadata(
         settings, dt.date(years[0], 1, 1), dt.date(years[-1], 12, 31), version,
         [item_id("ndvi-median", aoi, m.date) for m in medians],
@@ -166,7 +168,7 @@ def publish_burn(
     scale = product_spec("dnbr").cog
     dates = [*pre_dates, *post_dates]
     meta = period_metadata(
-        settings, post[0], post[1], f"{name}-{inputs_version(layout, aoi, ('nbr', 'water'), dates, 'f')}",
+        settings, post[0], post[1], f"{name}-{inputs_version(layout, aoi, ('nbr', 'water'), dates, 'f', (pre, post, breaks))}",
         [item_id("nbr", aoi, d) for d in dates],
         **{"sensing:event": name, "sensing:pre_window": [pre[0].isoformat(), pre[1].isoformat()],
            "sensing:pre_dates": [d.isoformat() for d in pre_dates],

@@ -240,3 +240,25 @@ def test_the_steppe_fire_is_mapped_by_dnbr_and_only_the_harvest_looks_alike(seas
     assert wrong.exit_code == 2 and "--pre window must end before the --post window" in wrong.output
     steppe = CliRunner().invoke(app, [*fire, "--breaks", "0.3,0.2,0.5,0.6", "--config", str(season)])
     assert steppe.exit_code == 2 and "strictly increasing" in steppe.output
+
+
+def test_the_land_season_flow_publishes_the_last_winter_once_and_says_why_a_trend_waits(
+    season: Path, prefect_api: None
+) -> None:
+    from pipelines.land_flows import land_season
+
+    result = land_season(config=str(season), today=dt.date(2023, 4, 15))
+    assert result["snow-days"] == ["snow-days-kapchagay-dam-2022-11-01"]
+    assert result["ndvi-trend"].startswith("skipped: growing seasons with NDVI medians: [2022]")
+    settings = load_settings(season)
+    layout = OutputLayout(settings.output_dir)
+    item = next(i for i in read_items(layout, "snow-days") if i["id"] == "snow-days-kapchagay-dam-2022-11-01")
+    assert item["properties"]["end_datetime"] == "2023-03-31T23:59:59Z"
+    cog = layout.root / next(
+        lay.cog
+        for lay in class_layers(layout, "snow-days", settings.aoi.id)[2022]
+        if lay.date == dt.date(2022, 11, 1)
+    )
+    written = cog.stat().st_mtime_ns
+    again = land_season(config=str(season), today=dt.date(2023, 5, 1))
+    assert again["snow-days"] == result["snow-days"] and cog.stat().st_mtime_ns == written  # inputs unchanged

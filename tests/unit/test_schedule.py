@@ -66,3 +66,25 @@ def test_a_period_is_cut_at_calendar_months() -> None:
     assert month_partitions(dt.date(2020, 12, 31), dt.date(2020, 12, 31)) == [(dt.date(2020, 12, 31),) * 2]
     with pytest.raises(ConfigError, match="after end"):
         month_partitions(dt.date(2021, 2, 1), dt.date(2021, 1, 1))
+
+
+def test_the_land_season_deployment_runs_monthly_in_almaty_and_its_settings_are_checked(
+    tmp_path: Path,
+) -> None:
+    from pipelines.deployments import _specs
+
+    config = tmp_path / "c.yaml"
+    settings = _settings(tmp_path)
+    specs = {name: kw for _, name, kw in _specs(config, settings)}
+    (schedule,) = specs["land-season"]["schedules"]
+    assert (schedule.cron, schedule.timezone) == ("0 5 1 * *", "Asia/Almaty")
+    assert specs["land-season"]["parameters"] == {"config": str(config.resolve())}
+    radar = _settings(
+        tmp_path, products=["water-sar"],
+        source={"kind": "static-stac", "catalog": "x.json", "collection": "s1", "bands": {"vv": "VV", "vh": "VH"}},
+    )  # fmt: skip
+    assert "land-season" not in {name for _, name, _ in _specs(config, radar)}
+    with pytest.raises(ConfigError, match=r"land\.seasonal_cron"):
+        _settings(tmp_path, land={"seasonal_cron": "0 5 1 *"})
+    with pytest.raises(ConfigError, match=r"land\.snow_season.*'11-31'"):
+        _settings(tmp_path, land={"snow_season": ["11-31", "03-31"]})
