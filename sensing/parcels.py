@@ -103,6 +103,13 @@ def parcel_observations(parcels: gpd.GeoDataFrame, ndvi: xr.DataArray, clear: xr
         raise ValueError(f"parcel statistics: NDVI stack {ndvi.shape} and clear stack {clear.shape} differ")
     dates = list(pd.DatetimeIndex(ndvi["time"].values))
     zones = parcels[["parcel_id", "geometry"]].to_crs(ndvi.rio.crs)
+    # only the pixels under the parcels are written out (a district's fields, not the whole AOI)
+    step = abs(ndvi.rio.resolution()[0])
+    left, bottom, right, top = zones.total_bounds
+    window = {"x": slice(left - step, right + step), "y": slice(top + step, bottom - step)}  # north-up grid
+    ndvi, clear = ndvi.sel(window), clear.sel(window)
+    if ndvi.sizes["x"] == 0 or ndvi.sizes["y"] == 0:
+        raise ConfigError(f"parcels: none of the {len(zones)} parcels overlaps the AOI's layers")
     with tempfile.TemporaryDirectory(prefix="parcels-") as tmp:
         ndvi_tif = _write_stack(ndvi.where(clear.astype(bool)), Path(tmp) / "ndvi.tif", "float32", np.nan)
         clear_tif = _write_stack(clear.astype("uint8"), Path(tmp) / "clear.tif", "uint8", None)

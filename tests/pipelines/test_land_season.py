@@ -156,6 +156,12 @@ def test_bad_parcel_inputs_are_refused_naming_the_file_and_column(season: Path, 
     ]}))  # fmt: skip
     not_polygons = runner.invoke(app, [*base, "--parcels", str(points)])
     assert not_polygons.exit_code == 2 and "needs polygons" in not_polygons.output
+    far = tmp_path / "far.geojson"
+    gpd.GeoDataFrame({"parcel_id": [1]}, geometry=[box(10.0, 50.0, 10.01, 50.01)], crs="EPSG:4326").to_file(
+        far
+    )
+    elsewhere = runner.invoke(app, [*base, "--parcels", str(far)])
+    assert elsewhere.exit_code == 2 and "none of the 1 parcels overlaps" in elsewhere.output
     winter = runner.invoke(app, ["parcels", "--parcels", str(fields), "--start", "2021-01-01", "--end", "2021-02-01",
                                  "--out", str(tmp_path / "w"), "--config", str(season)])  # fmt: skip
     assert winter.exit_code == 2 and "no published ndvi and water layers" in winter.output
