@@ -25,6 +25,7 @@ from sensing.cluster import dask_client
 from sensing.config import Settings, load_settings
 from sensing.errors import ConfigError
 from sensing.events import FloodEvent
+from sensing.land_products import composited_indices
 from sensing.models import SceneResult, sensor_name
 from sensing.publish.layout import OutputLayout
 from sensing.publish.storage import write_json_atomic
@@ -114,7 +115,7 @@ def _process(
         lap("scenes")
         alerts = tasks.publish_run(settings, results)
         lap("publish")
-        if settings.publish.composites and "ndvi" in settings.published_products:
+        if settings.publish.composites and composited_indices(settings):
             processed = [r.date for r in results if r.status == "processed"]
             composites = tasks.publish_composites(settings, processed) if processed else []
             logger.info("%d monthly composite layer(s) published", len(composites))

@@ -45,9 +45,9 @@ ALGORITHM_VERSION = "1.0.0"
 INDEX_PRODUCTS = ("ndwi", "mndwi", "ndvi")
 OPTICAL_PRODUCTS = ("water", *INDEX_PRODUCTS)
 """The default products of an optical source."""
-LAND_INDEX_PRODUCTS = ("nbr", "ndmi", "bi", "si_khan")
-"""Optional per-scene land indices (configure them in ``products``): burn ratio, moisture, bare soil,
-salinity (sensing.compute.indices)."""
+LAND_INDEX_PRODUCTS = ("evi", "nbr", "ndmi", "bi", "si_khan")
+"""Optional per-scene land indices (configure them in ``products``): enhanced vegetation, burn ratio,
+moisture, bare soil, salinity (sensing.compute.indices)."""
 SAR_BANDS = ("vv", "vh")
 SAR_PRODUCTS = ("water-sar", *SAR_BANDS)
 """Radar products: water classes from backscatter, and speckle-filtered backscatter in dB."""

@@ -14,6 +14,7 @@ from sensing.publish.cog import CogSpec
 __all__ = [
     "ANOMALY_PRODUCTS",
     "CHANGE_CLASSES",
+    "COMPOSITE_INDICES",
     "COMPOSITE_PRODUCTS",
     "DERIVED_PRODUCTS",
     "INDEX_COLORMAPS",
@@ -50,10 +51,15 @@ CHANGE_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
 """Class value -> (label, RGBA colour) of the change layers: JRC Global Surface Water's transition
 classes and palette (see ``sensing.change``)."""
 CHANGE_PRODUCTS = ("water-change", "water-change-sar")
-COMPOSITE_PRODUCTS = ("ndvi-median", "ndvi-max", "clear-count")
+COMPOSITE_INDICES = ("ndvi", "evi")
+"""Vegetation indices with monthly composites and anomalies (when they are configured products)."""
+COMPOSITE_PRODUCTS = (
+    *(f"{i}-{kind}" for i in COMPOSITE_INDICES for kind in ("median", "max")),
+    "clear-count",
+)
 """Monthly land composites of the clear NDVI observations (see ``sensing.land_products``)."""
 COMPOSITE_SCALE = IndexScale(scale=0.0001, offset=0.0)
-ANOMALY_PRODUCTS = ("ndvi-anomaly", "vci")
+ANOMALY_PRODUCTS = (*(f"{i}-anomaly" for i in COMPOSITE_INDICES), "vci")
 """Monthly NDVI against the same month of the baseline years: z-score and Vegetation Condition Index."""
 ANOMALY_SCALE = IndexScale(scale=0.001, offset=0.0)
 """z-scores stored as int16 thousandths."""
@@ -92,6 +98,7 @@ def change_product(class_product: str) -> str:
 
 
 INDEX_COLORMAPS = {"ndwi": "rdbu", "mndwi": "rdbu", "ndvi": "rdylgn", "ndvi-median": "rdylgn", "ndvi-max": "rdylgn",
+                   "evi": "rdylgn", "evi-median": "rdylgn", "evi-max": "rdylgn",
                    "vv": "gray", "vh": "gray"}  # fmt: skip
 """rio-tiler colour map per value product."""
 
@@ -109,6 +116,10 @@ TITLES = {
     "flood-sar": "Flood extent of an event (Sentinel-1 radar)",
     "ndvi-median": "NDVI, monthly median of clear observations",
     "ndvi-max": "NDVI, monthly maximum of clear observations",
+    "evi": "EVI (NIR, red, blue)",
+    "evi-median": "EVI, monthly median of clear observations",
+    "evi-max": "EVI, monthly maximum of clear observations",
+    "evi-anomaly": "EVI anomaly (z-score against the same month of the baseline years)",
     "clear-count": "Clear observations in the month",
     "ndvi-anomaly": "NDVI anomaly (z-score against the same month of the baseline years)",
     "snow-days": "Snow-cover duration of the season (days)",
@@ -157,10 +168,13 @@ DERIVED_RAMPS: dict[str, tuple[CogSpec, tuple[float, float], str]] = {
         (-0.03, 0.03), "brbg",
     ),
     "vci": (CogSpec("uint8", NEVER_SEEN, "average", description="VCI (percent, clipped to 0-100)"), (0.0, 100.0), "rdylgn"),
-    "ndvi-anomaly": (
-        CogSpec("int16", INT16_NODATA, "average", scale=ANOMALY_SCALE.scale, description="NDVI z-score"),
-        (-3.0, 3.0), "brbg",
-    ),
+    **{
+        f"{index}-anomaly": (
+            CogSpec("int16", INT16_NODATA, "average", scale=ANOMALY_SCALE.scale, description=f"{index.upper()} z-score"),
+            (-3.0, 3.0), "brbg",
+        )
+        for index in COMPOSITE_INDICES
+    },
     "dnbr": (
         CogSpec("int16", INT16_NODATA, "average", scale=COMPOSITE_SCALE.scale, description="dNBR"),
         (-0.5, 1.0), "ylorrd",

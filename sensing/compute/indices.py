@@ -7,8 +7,8 @@ from collections.abc import Callable
 import xarray as xr
 
 __all__ = [
-    "INDEX_RANGES", "INDICES", "awei_nsh", "awei_sh", "bare_soil_index", "compute_index", "normalized_difference",
-    "salinity_khan",
+    "INDEX_RANGES", "INDICES", "awei_nsh", "awei_sh", "bare_soil_index", "compute_index", "enhanced_vegetation_index",
+    "normalized_difference", "salinity_khan",
 ]  # fmt: skip
 
 
@@ -46,6 +46,12 @@ def bare_soil_index(
     return normalized_difference(swir16 + red, nir + blue)
 
 
+def enhanced_vegetation_index(blue: xr.DataArray, red: xr.DataArray, nir: xr.DataArray) -> xr.DataArray:
+    """EVI = 2.5 (N - R) / (N + 6 R - 7.5 B + 1); NaN where the denominator is not positive."""
+    denominator = nir + 6 * red - 7.5 * blue + 1
+    return (2.5 * (nir - red) / denominator.where(denominator > 0)).astype("float32")
+
+
 def salinity_khan(blue: xr.DataArray, red: xr.DataArray) -> xr.DataArray:
     """Salinity index of Khan et al. (2005), sqrt(B x R): salt crusts are bright in blue and red.
 
@@ -66,6 +72,8 @@ INDICES: dict[str, tuple[tuple[str, ...], Callable[..., xr.DataArray]]] = {
     "si_khan": (("blue", "red"), salinity_khan),
     # Key & Benson (2006): burned land drops in the NIR and rises in SWIR2.
     "nbr": (("nir", "swir22"), normalized_difference),
+    # Huete et al. (2002), the catalogue's constants: G 2.5, C1 6, C2 7.5, L 1.
+    "evi": (("blue", "red", "nir"), enhanced_vegetation_index),
     # Gao (1996), as NDMI: leaf water content.
     "ndmi": (("nir", "swir16"), normalized_difference),
     "bi": (("blue", "red", "nir", "swir16"), bare_soil_index),
@@ -73,7 +81,7 @@ INDICES: dict[str, tuple[tuple[str, ...], Callable[..., xr.DataArray]]] = {
 """Index name -> (bands in argument order, function)."""
 INDEX_RANGES = {"ndwi": (-1.0, 1.0), "mndwi": (-1.0, 1.0), "ndvi": (-1.0, 1.0),
                 "awei_nsh": (-4.0, 2.0), "awei_sh": (-2.0, 2.0), "si_khan": (0.0, 1.0), "nbr": (-1.0, 1.0),
-                "ndmi": (-1.0, 1.0), "bi": (-1.0, 1.0)}  # fmt: skip
+                "ndmi": (-1.0, 1.0), "bi": (-1.0, 1.0), "evi": (-1.0, 1.0)}  # fmt: skip
 """Value range of each index on reflectance in [0, 1] (histograms for Otsu span it)."""
 
 

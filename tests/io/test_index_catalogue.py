@@ -35,9 +35,11 @@ def _reflectance(scene: Path) -> xr.Dataset:
 def test_the_published_indices_equal_the_catalogue_on_real_pixels() -> None:
     bands = _reflectance(SLOVENIA / "s2_l1c_slovenia_20150711_13band.tif")
     symbols = {"blue": "B", "green": "G", "red": "R", "nir": "N", "swir16": "S1", "swir22": "S2"}
-    for name in ("ndwi", "mndwi", "ndvi", "nbr", "ndmi", "bi"):  # every published index of the catalogue
+    for name in ("ndwi", "mndwi", "ndvi", "evi", "nbr", "ndmi", "bi"):  # every published catalogue index
         ours = compute_index(name, bands).values
         params = {symbols[b]: bands[b].values for b in INDICES[name][0]}
+        constants = [c for c in spyndex.indices[name.upper()].bands if c in spyndex.constants]
+        params |= {c: spyndex.constants[c].default for c in constants}  # EVI's g, C1, C2, L
         theirs = spyndex.computeIndex(index=name.upper(), params=params)
         np.testing.assert_allclose(ours, theirs, atol=1e-6, err_msg=name)  # float32 rounding
         np.testing.assert_allclose(catalogue_index(name, bands).values, theirs, atol=1e-6, err_msg=name)

@@ -31,7 +31,7 @@ def three_years(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return published_demo(
         tmp_path_factory.mktemp("years"),
         {"start": "2020-06-10", "years": 3, "dates_per_year": 2},
-        ["--start", "2020-01-01", "--end", "2022-12-31", "--products", "water,ndvi"],
+        ["--start", "2020-01-01", "--end", "2022-12-31", "--products", "water,ndvi,evi"],
         land={"baseline_min_years": 2},
     )
 
@@ -42,6 +42,9 @@ def test_anomaly_and_vci_compare_a_month_with_the_same_month_of_the_baseline_yea
     items = read_items(layout, "ndvi-anomaly")
     assert [i["properties"]["datetime"][:7] for i in items] == ["2022-06", "2022-12"]
     assert all(i["properties"]["sensing:baseline_years"] == [2020, 2021] for i in items)
+    evi = read_items(layout, "evi-anomaly")  # EVI, a configured product here, gets its anomaly too
+    assert [i["properties"]["datetime"][:7] for i in evi] == ["2022-06", "2022-12"]
+    assert len(read_items(layout, "vci")) == 2  # VCI is NDVI's only
     for item in items + read_items(layout, "vci"):
         validate_stac(item, item["id"])
 
