@@ -108,6 +108,19 @@ def snow(
     _publish_seasonal(config, lambda settings: publish_snow_days(settings, first, last))
 
 
+@land_app.command("percentiles")
+def percentiles(
+    start: Annotated[str, typer.Option(help="First day of the season, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day of the season, YYYY-MM-DD.")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Publish ``ndvi-p10``, ``ndvi-p50`` and ``ndvi-p90`` of the season's clear NDVI observations."""
+    from sensing.land_seasons import publish_season_percentiles
+
+    first, last = _date("--start", start), _date("--end", end)
+    _publish_seasonal(config, lambda settings: publish_season_percentiles(settings, first, last))
+
+
 @land_app.command("trend")
 def trend(
     first_year: Annotated[int, typer.Option(help="First year of the series.")],

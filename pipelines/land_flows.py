@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,13 +13,13 @@ from pipelines.notify import on_run_failure
 from sensing.cluster import dask_client
 from sensing.config import Settings, load_settings
 from sensing.errors import ConfigError
-from sensing.land_seasons import publish_ndvi_trend, publish_snow_days
+from sensing.land_seasons import publish_ndvi_trend, publish_season_percentiles, publish_snow_days
 from sensing.publish.layout import OutputLayout
 from sensing.publish.locks import file_lock
 from sensing.summaries import class_layers
 from sensing.workflow import refresh_catalog
 
-__all__ = ["land_season", "last_snow_season"]
+__all__ = ["land_season", "last_growing_season", "last_snow_season"]
 
 
 def last_snow_season(settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -31,6 +32,17 @@ def last_snow_season(settings: Settings, today: dt.date) -> tuple[dt.date, dt.da
     return (start.replace(year=end.year - 1) if start > end else start), end
 
 
+def last_growing_season(settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The latest growing season (``land.growing_months``) that ended before ``today``."""
+    first, last = settings.land.growing_months
+    year = (
+        today.year
+        if dt.date(today.year, last, calendar.monthrange(today.year, last)[1]) < today
+        else today.year - 1
+    )
+    return dt.date(year, first, 1), dt.date(year, last, calendar.monthrange(year, last)[1])
+
+
 def _trend_years(settings: Settings, today: dt.date) -> list[int]:
     """Years whose growing season has ended before ``today`` and has monthly NDVI medians."""
     first, last = settings.land.growing_months
@@ -41,16 +53,18 @@ def _trend_years(settings: Settings, today: dt.date) -> list[int]:
 
 @flow(name="land-season", log_prints=True, on_failure=[on_run_failure], on_crashed=[on_run_failure])
 def land_season(config: str, today: dt.date | None = None) -> dict[str, Any]:
-    """Publish the snow-cover duration of the last finished snow season and the NDVI trend over every
-    finished growing season published so far; a layer without enough inputs is skipped with the
+    """Publish the snow-cover duration of the last finished snow season, the NDVI percentiles of the
+    last finished growing season and the NDVI trend over every finished growing season published so far; a layer without enough inputs is skipped with the
     reason in the result (and the run log)."""
     logger = get_run_logger()
     settings = load_settings(config)
     today = today or dt.datetime.now(ZoneInfo(settings.schedule.timezone)).date()
     start, end = last_snow_season(settings, today)
     years = _trend_years(settings, today)
+    growing = last_growing_season(settings, today)
     jobs = {
         "snow-days": lambda: publish_snow_days(settings, start, end),
+        "ndvi-percentiles": lambda: publish_season_percentiles(settings, *growing),
         "ndvi-trend": lambda: publish_ndvi_trend(settings, years[0], years[-1], settings.land.growing_months),
     }
     result: dict[str, Any] = {}

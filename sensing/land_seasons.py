@@ -7,6 +7,7 @@
 * ``snow-days``: snow-cover duration over a season (default the hydrological winter) from the water
   class layers: snow/ice (the NDSI test with the green brightness test, or the archive's snow class)
   against dry land and water; cloud and no data are not observations.
+* ``ndvi-p10``, ``ndvi-p50``, ``ndvi-p90``: percentiles of a season's clear NDVI observations.
 * ``ndvi-trend`` and ``ndvi-trend-class``: per-pixel Theil-Sen slope of each year's growing-season
   median NDVI (the median of the published monthly medians of the season's months) and whether the
   Mann-Kendall test calls it a significant decline or increase.
@@ -32,13 +33,13 @@ from sensing.config import Settings
 from sensing.errors import ConfigError
 from sensing.grid import aoi_geobox, pixel_area_m2
 from sensing.layer_stacks import class_stack, season_layer_stack, season_stacks
-from sensing.products import product_spec
+from sensing.products import PERCENTILES, product_spec
 from sensing.publish.derived import inputs_version, period_metadata, publish_derived
 from sensing.publish.layout import OutputLayout, item_id
 from sensing.publish.tables import upsert_frame
 from sensing.summaries import class_layers
 
-__all__ = ["publish_burn", "publish_ndvi_trend", "publish_snow_days"]
+__all__ = ["publish_burn", "publish_ndvi_trend", "publish_season_percentiles", "publish_snow_days"]
 
 SNOW_NODATA = 65535
 
@@ -194,3 +195,30 @@ def _severity_rows(cog: Path, settings: Settings, name: str, items: list[str]) -
         [{"event": name, "aoi": settings.aoi.id, "severity": label, "area_km2": round(area, 4), "item": items[-1]}
          for label, area in areas.items()]
     )  # fmt: skip
+
+
+def publish_season_percentiles(settings: Settings, start: dt.date, end: dt.date) -> list[str]:
+    """``ndvi-p10``, ``ndvi-p50`` and ``ndvi-p90``: percentiles of the clear NDVI observations of the
+    season [start, end] (dated at its start); the item ids written."""
+    if start >= end:
+        raise ConfigError(f"season percentiles: --start {start} is not before --end {end}")
+    layout = OutputLayout(settings.output_dir)
+    aoi = settings.aoi.id
+    ndvi, clear = season_stacks(layout, aoi, "ndvi", start, end, settings.dask.chunk)
+    dates = [dt.date.fromisoformat(str(t)[:10]) for t in ndvi["time"].values]
+    levels = (
+        ndvi.where(clear)
+        .chunk({"time": -1})
+        .quantile([p / 100 for p in PERCENTILES], dim="time", skipna=True)
+    )
+    scale = product_spec("ndvi-p50").cog
+    layers = {
+        f"ndvi-p{p}": to_scaled_int16(levels.sel(quantile=p / 100, drop=True), scale.scale, scale.offset)
+        for p in PERCENTILES
+    }
+    meta = period_metadata(
+        settings, start, end, inputs_version(layout, aoi, ("ndvi", "water"), dates, "q", (start, end)),
+        [item_id("ndvi", aoi, d) for d in dates],
+        **{"sensing:dates": [d.isoformat() for d in dates], "sensing:clear_mask": "water class layer: dry land or water"},
+    )  # fmt: skip
+    return publish_derived(settings, layers, meta)

@@ -18,6 +18,7 @@ __all__ = [
     "COMPOSITE_PRODUCTS",
     "DERIVED_PRODUCTS",
     "INDEX_COLORMAPS",
+    "PERCENTILES",
     "SEASONAL_PRODUCTS",
     "TREND_CLASSES",
     "WATER_CLASSES",
@@ -67,7 +68,11 @@ FLOOD_PRODUCTS = ("flood", "flood-sar")
 """Flood extent of an event (see ``sensing.flood``), from optical or radar layers."""
 
 
-SEASONAL_PRODUCTS = ("snow-days", "ndvi-trend", "ndvi-trend-class", "burn-severity", "dnbr")
+PERCENTILES = (10, 50, 90)
+"""Percentiles of the growing-season composites (``ndvi-p10``, ``ndvi-p50``, ``ndvi-p90``)."""
+SEASONAL_PRODUCTS = (
+    "snow-days", "ndvi-trend", "ndvi-trend-class", "burn-severity", "dnbr", *(f"ndvi-p{p}" for p in PERCENTILES)
+)  # fmt: skip
 """Per season or period of years (see ``sensing.land_seasons``)."""
 TREND_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     0: ("no significant trend", (0, 0, 0, 0)),
@@ -98,6 +103,7 @@ def change_product(class_product: str) -> str:
 
 
 INDEX_COLORMAPS = {"ndwi": "rdbu", "mndwi": "rdbu", "ndvi": "rdylgn", "ndvi-median": "rdylgn", "ndvi-max": "rdylgn",
+                   "ndvi-p10": "rdylgn", "ndvi-p50": "rdylgn", "ndvi-p90": "rdylgn",
                    "evi": "rdylgn", "evi-median": "rdylgn", "evi-max": "rdylgn",
                    "vv": "gray", "vh": "gray"}  # fmt: skip
 """rio-tiler colour map per value product."""
@@ -117,6 +123,7 @@ TITLES = {
     "ndvi-median": "NDVI, monthly median of clear observations",
     "ndvi-max": "NDVI, monthly maximum of clear observations",
     "evi": "EVI (NIR, red, blue)",
+    **{f"ndvi-p{p}": f"NDVI, {p}th percentile of the season's clear observations" for p in PERCENTILES},
     "evi-median": "EVI, monthly median of clear observations",
     "evi-max": "EVI, monthly maximum of clear observations",
     "evi-anomaly": "EVI anomaly (z-score against the same month of the baseline years)",
@@ -199,7 +206,8 @@ def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
     if name in DERIVED_RAMPS:
         cog, rescale, colormap_name = DERIVED_RAMPS[name]
         return ProductSpec(name, TITLES[name], cog, rescale=rescale, colormap_name=colormap_name)
-    if name in COMPOSITE_PRODUCTS or (name in LAND_INDEX_PRODUCTS and scale is None):
+    seasonal_percentile = name in SEASONAL_PRODUCTS and name.startswith("ndvi-p")
+    if name in COMPOSITE_PRODUCTS or seasonal_percentile or (name in LAND_INDEX_PRODUCTS and scale is None):
         scale = COMPOSITE_SCALE
     palettes = {
         **dict.fromkeys(CLASS_PRODUCTS, (WATER_CLASSES, "water class")),

@@ -255,6 +255,7 @@ def test_the_land_season_flow_publishes_the_last_winter_once_and_says_why_a_tren
 
     result = land_season(config=str(season), today=dt.date(2023, 4, 15))
     assert result["snow-days"] == ["snow-days-kapchagay-dam-2022-11-01"]
+    assert result["ndvi-percentiles"] == [f"ndvi-p{p}-kapchagay-dam-2022-05-01" for p in (10, 50, 90)]
     assert result["ndvi-trend"].startswith("skipped: growing seasons with NDVI medians: [2022]")
     settings = load_settings(season)
     layout = OutputLayout(settings.output_dir)
@@ -268,3 +269,30 @@ def test_the_land_season_flow_publishes_the_last_winter_once_and_says_why_a_tren
     written = cog.stat().st_mtime_ns
     again = land_season(config=str(season), today=dt.date(2023, 5, 1))
     assert again["snow-days"] == result["snow-days"] and cog.stat().st_mtime_ns == written  # inputs unchanged
+
+
+def test_season_percentiles_are_numpys_over_the_clear_observations(season: Path) -> None:
+    done = CliRunner().invoke(
+        app, ["land", "percentiles", "--start", "2022-05-01", "--end", "2022-09-30", "--config", str(season)]
+    )
+    assert done.exit_code == 0, done.output
+    settings = load_settings(season)
+    layout = OutputLayout(settings.output_dir)
+    layers = {
+        p: {lay.date: lay for lay in class_layers(layout, p, settings.aoi.id)[2022]}
+        for p in ("ndvi", "water")
+    }
+    days = sorted(d for d in layers["ndvi"] if dt.date(2022, 5, 1) <= d <= dt.date(2022, 9, 30))
+    assert len(days) == 7
+    ndvi = np.stack([decoded(layout.root / layers["ndvi"][d].cog) for d in days])
+    classes = []
+    for day in days:
+        with rasterio.open(layout.root / layers["water"][day].cog) as ds:
+            classes.append(ds.read(1))
+    kept = np.where(np.isin(np.stack(classes), [0, 1]), ndvi, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanpercentile(kept, [10, 90], axis=0)
+    for p, values in zip((10, 90), expected, strict=True):
+        (layer,) = class_layers(layout, f"ndvi-p{p}", settings.aoi.id)[2022]
+        np.testing.assert_allclose(decoded(layout.root / layer.cog), values, atol=1.01e-4, equal_nan=True)
