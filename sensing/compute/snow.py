@@ -1,41 +1,14 @@
-"""Snow cover per date (NDSI with brightness tests, or the scene classification's snow class) and
-snow-cover duration per season from the clear observations in between."""
+"""Snow-cover duration per season from the clear observations of snow (per date, snow is the class
+layer's snow/ice class: the NDSI test with a green brightness test, or the archive's snow class)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from numpy.typing import NDArray
 
-from sensing.compute.indices import normalized_difference
-
-__all__ = ["SCL_SNOW", "SnowTests", "snow_cover", "snow_duration_days"]
-
-SCL_SNOW = 11
-"""Sen2Cor scene classification: snow and ice."""
-
-
-@dataclass(frozen=True)
-class SnowTests:
-    """Thresholds of the NDSI snow test (Hall et al. 1995, as in MODIS MOD10 and Sentinel-2 snow
-    products): NDSI >= ``ndsi_min``, NIR > ``nir_min`` (water has a high NDSI but is dark in the NIR)
-    and green > ``green_min`` (dark shadowed ground)."""
-
-    ndsi_min: float = 0.4
-    nir_min: float = 0.11
-    green_min: float = 0.10
-
-
-def snow_cover(
-    green: xr.DataArray, nir: xr.DataArray, swir16: xr.DataArray, tests: SnowTests | None = None
-) -> xr.DataArray:
-    """Boolean snow mask of reflectance bands (NaN input: not snow; combine with the clear mask)."""
-    tests = tests or SnowTests()
-    ndsi = normalized_difference(green, swir16)
-    return ((ndsi >= tests.ndsi_min) & (nir > tests.nir_min) & (green > tests.green_min)).rename("snow")
+__all__ = ["snow_duration_days"]
 
 
 def _days_held(
