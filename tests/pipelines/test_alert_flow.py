@@ -139,7 +139,7 @@ def test_failures_are_posted_to_the_failure_webhook(demo_copy: Path, prefect_api
         config.write_text(yaml.safe_dump(doc))
         summary = reprocess(aoi="kapchagay-dam", start=DAY, end=DAY, products=["water"], config=str(config))
         state: State = reprocess(
-            aoi="kapchagay-dam", start=DAY, end=DAY, products=["evi"], config=str(config), return_state=True
+            aoi="kapchagay-dam", start=DAY, end=DAY, products=["lai"], config=str(config), return_state=True
         )
     assert summary["failure_webhook"] == "sent"
     scenes, run = receiver.received
@@ -149,5 +149,5 @@ def test_failures_are_posted_to_the_failure_webhook(demo_copy: Path, prefect_api
         and "B03.tif" in scenes["failed"][0]["reason"]
     )
     assert state.is_failed() and isinstance(state.result(raise_on_failure=False), ConfigError)
-    assert run["event"] == "flow-run-failed" and run["flow"] == "reprocess" and "evi" in run["message"]
-    assert run["parameters"]["products"] == ["evi"]
+    assert run["event"] == "flow-run-failed" and run["flow"] == "reprocess" and "lai" in run["message"]
+    assert run["parameters"]["products"] == ["lai"]

@@ -64,8 +64,8 @@ def test_reprocess_rejects_a_malformed_date(demo_root: Path) -> None:
 
 
 def test_unknown_product_is_named(demo_root: Path) -> None:
-    result = _reprocess(demo_root, "kapchagay-dam", "2022-01-01", "2022-02-01", "--products", "water,evi")
-    assert result.exit_code == 2 and "evi" in result.output
+    result = _reprocess(demo_root, "kapchagay-dam", "2022-01-01", "2022-02-01", "--products", "water,lai")
+    assert result.exit_code == 2 and "lai" in result.output
 
 
 def test_unknown_backscatter_units_are_named(demo_root: Path) -> None:

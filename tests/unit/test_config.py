@@ -35,8 +35,8 @@ def test_unknown_key_is_rejected_naming_it(tmp_path: Path) -> None:
 
 
 def test_unknown_product_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"products.*'evi'"):
-        load_settings(_write(tmp_path, products=["water", "evi"]))
+    with pytest.raises(ConfigError, match=r"products.*'lai'"):
+        load_settings(_write(tmp_path, products=["water", "lai"]))
 
 
 def test_bad_bounds_name_the_field(tmp_path: Path) -> None:
