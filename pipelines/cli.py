@@ -16,6 +16,7 @@ from pipelines.cli_land import land_app, parcels
 from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
 from pipelines.cli_schedule import deploy, schedule, status
 from pipelines.cli_series import change, exclude, flood, gauges_app
+from pipelines.cli_verify import verify
 from pipelines.cli_waterbodies import waterbodies_app
 from pipelines.environment import configure_prefect
 from pipelines.progress import progress_bar
@@ -58,6 +59,7 @@ app.command()(schedule)
 app.command()(deploy)
 app.command()(status)
 app.command()(parcels)
+app.command()(verify)
 app.add_typer(land_app, name="land")
 log = logging.getLogger("sensing.cli")  # progress lines when stderr is not a terminal
 log.addHandler(logging.StreamHandler())

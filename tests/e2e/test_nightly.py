@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 from pathlib import Path
 
 import morecantile
@@ -17,11 +18,14 @@ from PIL import Image
 from pyproj import Transformer
 from rio_cogeo.cogeo import cog_validate
 from stac_validator.validate import StacValidate
+from typer.testing import CliRunner
 
+from pipelines.cli import app
 from sensing.config import Settings
 from sensing.products import CHANGE_CLASSES, WATER_CLASSES
 from sensing.publish.stac_validation import schema_files, validate_stac
 from sensing.serve.app import create_app
+from tests.conftest import write_test_config
 from tests.tiles import centre_tile
 
 pytestmark = pytest.mark.slow
@@ -562,3 +566,47 @@ def test_viewer_series_of_a_water_body(nightly_run: tuple[Settings, dict]) -> No
     page = client.get("/").text
     assert 'id="series-panel"' in page and "Қазақша" in page
     assert "/water-bodies/" in client.get("/static/viewer.js").text
+
+
+def test_sensing_verify_passes_on_the_nightly_outputs_and_names_each_kind_of_damage(
+    nightly_run: tuple[Settings, dict], tmp_path: Path
+) -> None:
+    settings, _ = nightly_run
+    runner = CliRunner()
+    original = write_test_config(tmp_path / "original", data_dir=str(settings.data_dir))
+    clean = runner.invoke(app, ["verify", "--json", "--config", str(original)])
+    assert clean.exit_code == 0, clean.output
+    report = json.loads(clean.output)
+    # at least the nightly's 77 COGs and 89 documents (other tests here publish on-demand layers too)
+    assert report["findings"] == [] and report["cogs"] >= 77 and report["documents"] >= 89
+
+    copy = write_test_config(tmp_path / "copy")
+    outputs = tmp_path / "copy" / "data" / "outputs"
+    shutil.copytree(settings.output_dir, outputs)
+    cogs = sorted((outputs / "layers" / "ndwi").rglob("*.tif"))
+    cogs[0].write_bytes(cogs[0].read_bytes()[:4000])  # truncated: its header still validates, its size not
+    with rasterio.open(cogs[3]) as src:  # rewritten as a plain striped GeoTIFF: not a COG
+        profile, pixels = src.profile | {"driver": "GTiff", "tiled": False}, src.read()
+    profile.pop("blockxsize"), profile.pop("blockysize")
+    with rasterio.open(cogs[3], "w", **profile) as dst:
+        dst.write(pixels)
+    cogs[1].unlink()  # lost
+    stray = outputs / "layers" / "ndwi" / "kapchagay-dam" / "2030" / "2030-01-01" / "v9" / "ndwi.tif"
+    stray.parent.mkdir(parents=True)
+    shutil.copy(cogs[2], stray)
+    (cogs[2].parent / ".ndwi.tif.parts").mkdir()
+    item = next(p for p in (outputs / "stac" / "mndwi").rglob("*.json") if p.parent.name.isdigit())
+    item.write_text(item.read_text().replace('"type": "Feature"', '"type": "Featur"'))
+    damaged = runner.invoke(app, ["verify", "--json", "--config", str(copy)])
+    assert damaged.exit_code == 1
+    found = {(f["kind"], Path(f["path"]).name) for f in json.loads(damaged.output)["findings"]}
+    assert {kind for kind, _ in found} == {
+        "changed-asset",
+        "invalid-cog",
+        "missing-asset",
+        "orphan",
+        "partial",
+        "invalid-stac",
+    }
+    assert ("invalid-stac", item.name) in found and ("partial", ".ndwi.tif.parts") in found
+    assert ("invalid-cog", cogs[3].name) in found and ("missing-asset", cogs[1].name) in found
