@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import rasterio
+import rioxarray
 import xarray as xr
 
 from sensing.compute.burn import USGS_DNBR_BREAKS, burn_severity, class_areas_km2, dnbr, validate_breaks
@@ -67,21 +67,6 @@ def publish_snow_days(settings: Settings, start: dt.date, end: dt.date) -> list[
     return publish_derived(settings, {"snow-days": stored}, meta)
 
 
-def _season_median(
-    layout: OutputLayout, aoi: str, year: int, months: tuple[int, int], chunk: int
-) -> xr.DataArray | None:
-    """The median of the year's published monthly NDVI medians of ``months`` (first, last); None
-    when the year has none."""
-    layers = [
-        lay
-        for lay in class_layers(layout, "ndvi-median", aoi).get(year, [])
-        if months[0] <= lay.date.month <= months[1]
-    ]
-    if not layers:
-        return None
-    return time_median(season_layer_stack(layout, layers, chunk))
-
-
 def publish_ndvi_trend(
     settings: Settings, first_year: int, last_year: int, months: tuple[int, int] = (5, 9), level: float = 0.05
 ) -> list[str]:
@@ -94,10 +79,14 @@ def publish_ndvi_trend(
         raise ConfigError(f"trend: --months {months[0]}-{months[1]} is not a range of months")
     layout = OutputLayout(settings.output_dir)
     aoi, chunk = settings.aoi.id, settings.dask.chunk
-    yearly = {
-        y: m
+    published = class_layers(layout, "ndvi-median", aoi)  # the STAC items, read once
+    in_season = {
+        y: [lay for lay in published.get(y, []) if months[0] <= lay.date.month <= months[1]]
         for y in range(first_year, last_year + 1)
-        if (m := _season_median(layout, aoi, y, months, chunk)) is not None
+    }
+    # each year's value: the median of its published monthly medians of the season's months
+    yearly = {
+        y: time_median(season_layer_stack(layout, lays, chunk)) for y, lays in in_season.items() if lays
     }
     if len(yearly) < 3:
         raise ConfigError(
@@ -114,12 +103,7 @@ def publish_ndvi_trend(
     )  # fmt: skip
     scale = product_spec("ndvi-trend").cog
     years = sorted(yearly)
-    medians = [
-        lay
-        for y in years
-        for lay in class_layers(layout, "ndvi-median", aoi)[y]
-        if months[0] <= lay.date.month <= months[1]
-    ]
+    medians = [lay for y in years for lay in in_season[y]]
     version = f"t{years[0]}-{years[-1]}-" + inputs_version(
         layout, aoi, ("ndvi-median",), [m.date for m in medians], "m", (months, level)
     )
@@ -187,9 +171,9 @@ def publish_burn(
 
 
 def _severity_rows(cog: Path, settings: Settings, name: str, items: list[str]) -> pd.DataFrame:
-    """Area per severity class of the published layer (read back, so the table matches the COG)."""
-    with rasterio.open(cog) as ds:
-        classes = xr.DataArray(ds.read(1), dims=("y", "x"))
+    """Area per severity class of the published layer (read back in chunks, so the table matches the COG)."""
+    classes = rioxarray.open_rasterio(cog, chunks={"x": settings.dask.chunk, "y": settings.dask.chunk})
+    assert isinstance(classes, xr.DataArray)
     areas = class_areas_km2(classes, pixel_area_m2(aoi_geobox(settings.aoi)))
     return pd.DataFrame(
         [{"event": name, "aoi": settings.aoi.id, "severity": label, "area_km2": round(area, 4), "item": items[-1]}
