@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 DATA ?= data
 CONFIG ?= configs/demo.yaml
 
-.PHONY: run test lint typecheck bench lock clean
+.PHONY: run test test-slow lint typecheck bench lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -23,6 +23,11 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check sensing pipelines tests
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+
+## The long reliability runs left out of `make test` (tile-server load, fault soaks): pytest -m soak.
+test-slow: $(VENV)/.installed
+	bash scripts/system-deps.sh
+	$(PY) -m pytest -q -m soak
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check sensing pipelines tests
