@@ -22,6 +22,7 @@ from pipelines.flows import DEFAULT_CONFIG
 from pipelines.notify import on_run_failure
 from sensing.config import load_settings
 from sensing.errors import ConfigError, SensingError
+from sensing.preflight import check_run_request
 from sensing.selection import select
 
 __all__ = ["REPROCESS_DEPLOYMENT", "backfill", "month_partitions"]
@@ -60,8 +61,10 @@ def backfill(
     logger = get_run_logger()
     if not aois:
         raise ConfigError("aois: give at least one AOI (configured id or GeoJSON file)")
+    if start > end:
+        raise ConfigError(f"start: {start} is after end {end}")
     for aoi in aois:
-        select(Path(config), aoi, products=products)
+        check_run_request(select(Path(config), aoi, products=products), aoi_field=f"aois ({aoi})")
     limit = concurrency or load_settings(config).schedule.backfill_concurrency
     pending = [(aoi, first, last) for aoi in aois for first, last in month_partitions(start, end)]
     logger.info("%d partition(s), at most %d at once", len(pending), limit)

@@ -164,8 +164,14 @@ def run_nightly(
     ] = None,
 ) -> None:
     """Run the nightly flow once: every new scene over the AOI is classified and published."""
+    from sensing.preflight import check_run_request
+
     settings = settings_or_exit(config)
     when = _parse_date(night, "--night") if night else None
+    try:
+        check_run_request(settings)
+    except SensingError as exc:
+        raise fail(exc) from exc
     flows = _flows(settings)
     console.print("Starting the nightly flow (Prefect local API, Dask local cluster)...")
     started = time.perf_counter()
@@ -194,6 +200,7 @@ def reprocess(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Reprocess an AOI over a period (e.g. after a configuration change, or on an analyst's scenes)."""
+    from sensing.preflight import check_run_request
     from sensing.selection import select
 
     first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
@@ -203,6 +210,7 @@ def reprocess(
     wanted = [p.strip() for p in products.split(",")] if products else None
     try:
         settings = select(config, aoi, source=source, products=wanted, sar_units=units)
+        check_run_request(settings, aoi_field="--aoi")
     except SensingError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

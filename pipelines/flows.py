@@ -27,6 +27,7 @@ from sensing.errors import ConfigError
 from sensing.events import FloodEvent
 from sensing.land_products import composited_indices
 from sensing.models import SceneResult, sensor_name
+from sensing.preflight import check_run_request
 from sensing.publish.layout import OutputLayout
 from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import read_water_areas
@@ -53,6 +54,7 @@ scene_flow = functools.partial(
 
 
 def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: bool) -> dict[str, Any]:
+    check_run_request(settings)
     logger = get_run_logger()
     layout = OutputLayout(settings.output_dir)
     run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]

@@ -8,11 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+import pyproj
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -26,6 +29,7 @@ __all__ = [
     "DemoConfig",
     "IndexScale",
     "LandConfig",
+    "LimitsConfig",
     "MaskConfig",
     "NightlyConfig",
     "QualityConfig",
@@ -77,6 +81,26 @@ class AoiConfig(_Model):
         if v[0] >= v[2] or v[1] >= v[3]:
             raise ValueError("bounds must be minx < maxx and miny < maxy")
         return v
+
+    @property
+    def area_km2(self) -> float:
+        """The AOI's area on the WGS84 ellipsoid (inf where its corners do not map to lon/lat)."""
+        x0, y0, x1, y1 = self.bounds
+        steps = np.linspace(0.0, 1.0, 33)
+        xs = np.concatenate(
+            [x0 + (x1 - x0) * steps, np.full(33, x1), x1 - (x1 - x0) * steps, np.full(33, x0)]
+        )
+        ys = np.concatenate(
+            [np.full(33, y0), y0 + (y1 - y0) * steps, np.full(33, y1), y1 - (y1 - y0) * steps]
+        )
+        try:
+            lons, lats = pyproj.Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True).transform(xs, ys)
+        except pyproj.exceptions.ProjError:
+            return math.inf
+        if not (np.all(np.isfinite(lons)) and np.all(np.isfinite(lats))):
+            return math.inf
+        area, _ = pyproj.Geod(ellps="WGS84").polygon_area_perimeter(lons, lats)
+        return abs(area) / 1e6
 
 
 class SourceConfig(_Model):
@@ -463,6 +487,23 @@ class PublishConfig(_Model):
     )
 
 
+class LimitsConfig(_Model):
+    """What one run may ask for; larger requests are refused before any work starts."""
+
+    max_aoi_km2: float = Field(
+        default=3_000_000, gt=0,
+        description="Largest AOI (km2, on the ellipsoid). The default holds all of Kazakhstan (2.72 M km2); "
+        "lower it for on-demand services.",
+    )  # fmt: skip
+
+    def aoi_too_large(self, aoi: AoiConfig) -> str | None:
+        """Why ``aoi`` is over ``max_aoi_km2``, or None when it is not."""
+        area = aoi.area_km2
+        if area <= self.max_aoi_km2:
+            return None
+        return f"the AOI covers {area:,.0f} km2, more than limits.max_aoi_km2 ({self.max_aoi_km2:,.0f} km2)"
+
+
 class DemoConfig(_Model):
     """Parameters of the generated demo archive."""
 
@@ -510,6 +551,7 @@ class Settings(_Model):
     publish: PublishConfig = PublishConfig()
     land: LandConfig = LandConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    limits: LimitsConfig = LimitsConfig()
     demo: DemoConfig | None = None
 
     @field_validator("products")
@@ -532,6 +574,9 @@ class Settings(_Model):
             odd = [p for p in spec.products if p not in allowed]
             if odd:
                 raise ValueError(f"schedule.groups.{group}.products: {odd} are not products of this source")
+        too_large = self.limits.aoi_too_large(self.aoi)
+        if too_large:
+            raise ValueError(f"aoi.bounds: {too_large}")
         missing = [p for p in self.published_products if p in INDEX_PRODUCTS and p not in self.indices]
         if missing:
             raise ValueError(f"indices: no scale configured for {missing}")

@@ -6,11 +6,13 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import pyproj
 import shapely
 import yaml
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from sensing.config import SAR_BANDS, AoiConfig, Settings, SourceConfig, load_settings
 from sensing.errors import ConfigError
@@ -24,17 +26,70 @@ def _utm_epsg(lon: float, lat: float) -> int:
     return (32600 if lat >= 0 else 32700) + zone
 
 
-def aoi_from_geojson(path: Path, resolution: float) -> AoiConfig:
-    """An AOI on the UTM grid of the polygon's centroid, its bounds snapped to ``resolution``."""
+POLYGONAL = ("Polygon", "MultiPolygon")
+LONLAT_CRS = (
+    "urn:ogc:def:crs:OGC:1.3:CRS84",
+    "urn:ogc:def:crs:OGC::CRS84",
+    "EPSG:4326",
+    "urn:ogc:def:crs:EPSG::4326",
+)
+"""``crs`` members a GeoJSON AOI may declare: RFC 7946 coordinates are lon/lat on WGS84."""
+
+
+def _declared_crs(doc: dict[str, Any]) -> str | None:
+    crs = doc.get("crs")
+    if crs is None:
+        return None
+    name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
+    return str(name or crs)
+
+
+def _aoi_geometry(path: Path) -> BaseGeometry:
+    """The union of a GeoJSON file's polygons; ConfigError (naming ``--aoi``, the file and the feature)
+    for anything that is not a valid lon/lat polygon."""
     try:
         doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"--aoi: cannot read GeoJSON {path}: {exc}") from exc
-    features = doc.get("features") or [doc]
-    geoms = [shape(f.get("geometry", f)) for f in features]
-    if not geoms or any(g.is_empty for g in geoms):
+    if not isinstance(doc, dict) or "type" not in doc:
+        raise ConfigError(f"--aoi: {path} is not a GeoJSON object (no 'type' member)")
+    crs = _declared_crs(doc)
+    if crs is not None and crs not in LONLAT_CRS:
+        raise ConfigError(
+            f"--aoi: {path} declares crs {crs!r}; a GeoJSON AOI must be in lon/lat (EPSG:4326, RFC 7946): "
+            "reproject it first"
+        )
+    features = doc.get("features") if doc["type"] == "FeatureCollection" else [doc]
+    if not isinstance(features, list) or not features:
         raise ConfigError(f"--aoi: {path} holds no geometry")
-    geom = shapely.make_valid(shapely.union_all(geoms))
+    geoms = []
+    for number, feature in enumerate(features):
+        where = f"--aoi: {path} feature {number}"
+        geometry = (
+            feature.get("geometry")
+            if isinstance(feature, dict) and feature.get("type") == "Feature"
+            else feature
+        )
+        try:
+            geom = shape(geometry)
+        except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
+            raise ConfigError(f"{where}: not a GeoJSON geometry ({exc or type(exc).__name__})") from exc
+        if geom.geom_type not in POLYGONAL:
+            raise ConfigError(f"{where}: a {geom.geom_type} has no area; an AOI is a Polygon or MultiPolygon")
+        if geom.is_empty:
+            raise ConfigError(f"{where}: the polygon is empty")
+        if not geom.is_valid:
+            raise ConfigError(
+                f"{where}: invalid polygon ({shapely.is_valid_reason(geom)}); fix it first "
+                "(e.g. QGIS Fix geometries, or shapely.make_valid)"
+            )
+        geoms.append(geom)
+    return shapely.union_all(geoms)
+
+
+def aoi_from_geojson(path: Path, resolution: float) -> AoiConfig:
+    """An AOI on the UTM grid of the polygon's centroid, its bounds snapped to ``resolution``."""
+    geom = _aoi_geometry(path)
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise ConfigError(f"--aoi: {path} is not in lon/lat (EPSG:4326) coordinates: bounds {geom.bounds}")
@@ -97,7 +152,11 @@ def select(
     if aoi == settings.aoi.id:
         return settings
     if aoi.lower().endswith((".geojson", ".json")) and Path(aoi).exists():
-        return settings.model_copy(update={"aoi": aoi_from_geojson(Path(aoi), settings.aoi.resolution)})
+        geojson_aoi = aoi_from_geojson(Path(aoi), settings.aoi.resolution)
+        too_large = settings.limits.aoi_too_large(geojson_aoi)
+        if too_large:
+            raise ConfigError(f"--aoi: {aoi}: {too_large}")
+        return settings.model_copy(update={"aoi": geojson_aoi})
     raise ConfigError(
         f"--aoi: unknown AOI {aoi!r}; {config} defines {settings.aoi.id!r} (or give a GeoJSON file)"
     )

@@ -39,6 +39,11 @@ class SceneSource(Protocol):
         """
         ...
 
+    def coverage(self) -> list[tuple[float, float, float, float]] | None:
+        """Lon/lat boxes the archive holds scenes in (its collections' spatial extents), or None when
+        unknown or worldwide; lets a run refuse an AOI outside every scene before it starts."""
+        ...
+
     def check_budget(self, scenes: int, geobox: GeoBox, n_bands: int) -> None:
         """Raise FatalError when fetching ``scenes`` scenes would exceed the source's quota."""
         ...

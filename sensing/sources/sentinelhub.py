@@ -38,7 +38,13 @@ from sensing.secrets import redact_secrets_in_logs
 from sensing.sources.stac import CLASS_BANDS, _StacItems, group_acquisitions
 from sensing.waterbodies import to_lonlat
 
-__all__ = ["CREDENTIAL_VARIABLES", "SentinelHubSource", "evalscript", "processing_units"]
+__all__ = [
+    "CREDENTIAL_VARIABLES",
+    "SentinelHubSource",
+    "evalscript",
+    "processing_units",
+    "require_credentials",
+]
 
 CREDENTIAL_VARIABLES = ("SH_CLIENT_ID", "SH_CLIENT_SECRET")
 COLLECTIONS = {
@@ -76,6 +82,13 @@ def processing_units(width: int, height: int, n_bands: int, radar: bool = False)
     return max(0.005, width * height / 512**2 * n_bands / 3 * factor)
 
 
+def require_credentials() -> None:
+    """ConfigError naming the credential variables that are not set."""
+    missing = [name for name in CREDENTIAL_VARIABLES if not os.environ.get(name)]
+    if missing:
+        raise ConfigError(f"Sentinel Hub credentials: set the environment variable(s) {missing}")
+
+
 class SentinelHubSource(_StacItems):
     """Scenes from Sentinel Hub. Picklable; the cache folder is shared by all processes.
 
@@ -95,10 +108,12 @@ class SentinelHubSource(_StacItems):
     def __setstate__(self, state: dict[str, object]) -> None:
         self.config, self.cache_dir = state["config"], state["cache_dir"]  # type: ignore[assignment]
 
+    def coverage(self) -> list[tuple[float, float, float, float]] | None:
+        """Sentinel Hub's collections are worldwide."""
+        return None
+
     def _sh_config(self) -> SHConfig:
-        missing = [name for name in CREDENTIAL_VARIABLES if not os.environ.get(name)]
-        if missing:
-            raise ConfigError(f"Sentinel Hub credentials: set the environment variable(s) {missing}")
+        require_credentials()
         redact_secrets_in_logs(*CREDENTIAL_VARIABLES)
         return SHConfig(
             sh_client_id=os.environ["SH_CLIENT_ID"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -202,6 +202,20 @@ class _StacItems:
         return None
 
 
+def _extent_boxes(collections: Iterable[pystac.Collection]) -> list[tuple[float, float, float, float]] | None:
+    """The overall spatial extent of each collection; None when there is none or one spans the world."""
+    boxes = []
+    for collection in collections:
+        bbox = collection.extent.spatial.bboxes[0] if collection.extent.spatial.bboxes else None
+        if bbox is None or len(bbox) not in (4, 6):
+            return None
+        x0, y0, x1, y1 = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
+        if x1 - x0 >= 359 or x0 > x1:  # worldwide, or crossing the antimeridian: no useful bound
+            return None
+        boxes.append((float(x0), float(y0), float(x1), float(y1)))
+    return boxes or None
+
+
 class StaticStacSource(_StacItems):
     """Scenes of a static catalog on disk. Thread-safe and picklable."""
 
@@ -211,6 +225,13 @@ class StaticStacSource(_StacItems):
             return pystac.Catalog.from_file(str(self.config.catalog))
         except FileNotFoundError as exc:
             raise ConfigError(f"source.catalog: no catalog at {self.config.catalog}") from exc
+
+    def coverage(self) -> list[tuple[float, float, float, float]] | None:
+        """The spatial extents of the catalog's collections (the configured one only, when set)."""
+        collections = [
+            c for c in self._catalog.get_all_collections() if self.config.collection in (None, c.id)
+        ]
+        return _extent_boxes(collections)
 
     def search(
         self, bbox_lonlat: tuple[float, float, float, float], start: dt.date, end: dt.date
@@ -310,6 +331,14 @@ class StacApiSource(_StacItems):
         items = [pystac.Item.from_dict(f) for page in self._pages(search) for f in page["features"]]
         refs = [_scene_ref(i) for i in items]
         return group_acquisitions([r for r in refs if r.cloud_cover is None or r.cloud_cover <= limit])
+
+    def coverage(self) -> list[tuple[float, float, float, float]] | None:
+        """The configured collection's spatial extent as the API describes it (None if it cannot say)."""
+        try:
+            collection = self._client().get_collection(str(self.config.collection))
+        except (APIError, RetryableError, OSError, ValueError):
+            return None  # the search itself will report an unreachable or odd API
+        return _extent_boxes([collection]) if collection is not None else None
 
     def _pages(self, search: Any) -> Iterator[dict[str, Any]]:
         """Search result pages; a page whose next link repeats an earlier one ends in a FatalError."""
