@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -41,15 +40,8 @@ def parcels(
     """Per parcel of the config's AOI: NDVI statistics of every clear date of the season from the
     published NDVI and water class layers, season statistics (max NDVI, green-up, harvest, bare-soil fraction) and a label
     (cultivated, grassland, not_used, uncertain) with its evidence; optionally rolled up per region."""
-    from sensing.compute.phenology import classify_parcels, season_statistics
-    from sensing.layer_stacks import season_stacks
-    from sensing.parcels import (
-        parcel_observations,
-        read_parcels,
-        read_regions,
-        region_rollup,
-        write_parcel_outputs,
-    )
+    from sensing.parcel_products import label_parcels
+    from sensing.parcels import read_parcels, read_regions, region_rollup, write_parcel_outputs
     from sensing.publish.layout import OutputLayout
 
     settings = settings_or_exit(config)
@@ -59,21 +51,17 @@ def parcels(
     try:
         fields = read_parcels(parcels_file, id_column)
         areas = read_regions(regions, region_name) if regions else None
-        ndvi, clear = season_stacks(
-            OutputLayout(settings.output_dir), settings.aoi.id, "ndvi", first, last, settings.dask.chunk
-        )
-        began = time.perf_counter()
-        observations = parcel_observations(fields, ndvi, clear)
-        elapsed = time.perf_counter() - began
-        labelled = classify_parcels(season_statistics(observations))
-        rollup = region_rollup(fields, labelled, areas) if areas is not None else None
-        written = write_parcel_outputs(out, fields, observations, labelled, rollup)
+        layout = OutputLayout(settings.output_dir)
+        season = label_parcels(layout, settings.aoi.id, fields, first, last, settings.dask.chunk)
+        rollup = region_rollup(fields, season.labelled, areas) if areas is not None else None
+        written = write_parcel_outputs(out, fields, season.observations, season.labelled, rollup)
     except (SensingError, ValueError) as exc:
         raise fail(exc) from exc
-    counts = labelled["label"].value_counts().to_dict()
+    counts = season.labelled["label"].value_counts().to_dict()
+    elapsed = season.zonal_s
     console.print(
-        f"{len(fields)} parcels x {ndvi.sizes['time']} dates in {elapsed:.1f} s "
-        f"({len(fields) / elapsed:.0f} parcels/s, {len(observations) / elapsed:.0f} parcel-dates/s); labels: {counts}"
+        f"{len(fields)} parcels x {len(season.dates)} dates in {elapsed:.1f} s ({len(fields) / elapsed:.0f} "
+        f"parcels/s, {len(season.observations) / elapsed:.0f} parcel-dates/s); labels: {counts}"
     )
     for path in written:
         console.print(f"  {path}")

@@ -14,12 +14,13 @@ from sensing.cluster import dask_client
 from sensing.config import Settings, load_settings
 from sensing.errors import ConfigError
 from sensing.land_seasons import publish_ndvi_trend, publish_season_percentiles, publish_snow_days
+from sensing.parcel_products import publish_parcel_labels
 from sensing.publish.layout import OutputLayout
 from sensing.publish.locks import file_lock
 from sensing.summaries import class_layers
 from sensing.workflow import refresh_catalog
 
-__all__ = ["land_season", "last_growing_season", "last_snow_season"]
+__all__ = ["land_season", "last_growing_season", "last_season_of_months", "last_snow_season"]
 
 
 def last_snow_season(settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -34,7 +35,13 @@ def last_snow_season(settings: Settings, today: dt.date) -> tuple[dt.date, dt.da
 
 def last_growing_season(settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:
     """The latest growing season (``land.growing_months``) that ended before ``today``."""
-    first, last = settings.land.growing_months
+    return last_season_of_months(settings.land.growing_months, today)
+
+
+def last_season_of_months(months: tuple[int, int], today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first day of the first month and the last day of the last month of the latest such season
+    that ended before ``today``."""
+    first, last = months
     year = (
         today.year
         if dt.date(today.year, last, calendar.monthrange(today.year, last)[1]) < today
@@ -54,8 +61,9 @@ def _trend_years(settings: Settings, today: dt.date) -> list[int]:
 @flow(name="land-season", log_prints=True, on_failure=[on_run_failure], on_crashed=[on_run_failure])
 def land_season(config: str, today: dt.date | None = None) -> dict[str, Any]:
     """Publish the snow-cover duration of the last finished snow season, the NDVI percentiles of the
-    last finished growing season and the NDVI trend over every finished growing season published so far; a layer without enough inputs is skipped with the
-    reason in the result (and the run log)."""
+    last finished growing season, the NDVI trend over every finished growing season published so far
+    and the labels of ``land.parcels`` over the last parcel season (``land.parcel_months``); a layer without enough inputs is
+    skipped with the reason in the result (and the run log)."""
     logger = get_run_logger()
     settings = load_settings(config)
     today = today or dt.datetime.now(ZoneInfo(settings.schedule.timezone)).date()
@@ -66,6 +74,9 @@ def land_season(config: str, today: dt.date | None = None) -> dict[str, Any]:
         "snow-days": lambda: publish_snow_days(settings, start, end),
         "ndvi-percentiles": lambda: publish_season_percentiles(settings, *growing),
         "ndvi-trend": lambda: publish_ndvi_trend(settings, years[0], years[-1], settings.land.growing_months),
+        "parcel-labels": lambda: publish_parcel_labels(
+            settings, *last_season_of_months(settings.land.parcel_months, today)
+        ),
     }
     result: dict[str, Any] = {}
     with dask_client(settings.dask), file_lock(OutputLayout(settings.output_dir).lock):

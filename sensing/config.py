@@ -394,6 +394,17 @@ class LandConfig(_Model):
     seasonal_cron: str = Field(
         default="0 5 1 * *", description="When the land-season deployment runs (cron, schedule.timezone)."
     )
+    parcels: Path | None = Field(
+        default=None,
+        description="Parcel polygons (GeoParquet, GeoPackage, GeoJSON; relative to the data folder) the "
+        "land-season flow labels after each growing season (parcel-labels layer and tables).",
+    )
+    parcel_id_column: str = Field(default="parcel_id", description="Column of unique ids in ``parcels``.")
+    parcel_months: tuple[int, int] = Field(
+        default=(4, 10),
+        description="Months of the season parcels are labelled over: wider than the growing season, so "
+        "that the bare soil before sowing and after harvest is seen.",
+    )
 
     @field_validator("snow_season")
     @classmethod
@@ -410,7 +421,7 @@ class LandConfig(_Model):
     def _valid_cron(cls, v: str) -> str:
         return _five_cron_fields(v)
 
-    @field_validator("growing_months")
+    @field_validator("growing_months", "parcel_months")
     @classmethod
     def _months(cls, v: tuple[int, int]) -> tuple[int, int]:
         if not 1 <= v[0] <= v[1] <= 12:
@@ -663,7 +674,7 @@ def load_settings(path: str | Path, **overrides: object) -> Settings:
     if isinstance(raw.get("source"), str):
         raw["source"] = _named_source(base, raw["source"])
     data_dir = Path(str(raw["data_dir"]))
-    for section, key in (("source", "catalog"), ("demo", "archive")):
+    for section, key in (("source", "catalog"), ("demo", "archive"), ("land", "parcels")):
         if isinstance(raw.get(section), dict) and raw[section].get(key) is not None:
             raw[section] = {**raw[section], key: _resolve_data(data_dir, raw[section][key])}
     if os.environ.get("SENSING_DASK_ADDRESS") is not None:

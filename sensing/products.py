@@ -18,6 +18,7 @@ __all__ = [
     "COMPOSITE_PRODUCTS",
     "DERIVED_PRODUCTS",
     "INDEX_COLORMAPS",
+    "PARCEL_CLASSES",
     "PERCENTILES",
     "SEASONAL_PRODUCTS",
     "TREND_CLASSES",
@@ -71,7 +72,8 @@ FLOOD_PRODUCTS = ("flood", "flood-sar")
 PERCENTILES = (10, 50, 90)
 """Percentiles of the growing-season composites (``ndvi-p10``, ``ndvi-p50``, ``ndvi-p90``)."""
 SEASONAL_PRODUCTS = (
-    "snow-days", "ndvi-trend", "ndvi-trend-class", "burn-severity", "dnbr", *(f"ndvi-p{p}" for p in PERCENTILES)
+    "snow-days", "ndvi-trend", "ndvi-trend-class", "burn-severity", "dnbr", *(f"ndvi-p{p}" for p in PERCENTILES),
+    "parcel-labels",
 )  # fmt: skip
 """Per season or period of years (see ``sensing.land_seasons``)."""
 TREND_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
@@ -88,6 +90,15 @@ BURN_SEVERITY_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     BURN_NODATA: ("no data", (0, 0, 0, 0)),
 }
 """Class value -> (label, RGBA colour) of ``burn-severity`` (sensing.compute.burn)."""
+PARCEL_CLASSES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
+    0: ("not a parcel", (0, 0, 0, 0)),
+    1: ("cultivated", (230, 171, 2, 255)),
+    2: ("grassland / pasture", (102, 166, 30, 255)),
+    3: ("not used", (166, 118, 29, 255)),
+    4: ("uncertain (too few clear observations)", (153, 153, 153, 255)),
+    255: ("no data", (0, 0, 0, 0)),
+}
+"""Class value -> (label, RGBA colour) of ``parcel-labels``, in the order of sensing.compute.phenology.LABELS."""
 DERIVED_PRODUCTS = (*FLOOD_PRODUCTS, *COMPOSITE_PRODUCTS, *ANOMALY_PRODUCTS, *SEASONAL_PRODUCTS)
 """Products derived from published layers rather than configured: catalogued once they exist."""
 
@@ -133,6 +144,7 @@ TITLES = {
     "ndvi-trend": "NDVI trend (Theil-Sen slope per year of the growing-season median)",
     "ndvi-trend-class": "NDVI trend, significant decline or increase (Mann-Kendall)",
     "burn-severity": "Burn severity of a fire event (dNBR classes)",
+    "parcel-labels": "Parcels in use over a growing season (rule-based label)",
     "dnbr": "dNBR of a fire event (NBR before minus after)",
     "vci": "Vegetation Condition Index (percent of the baseline's range for the month)",
 }
@@ -215,6 +227,7 @@ def product_spec(name: str, scale: IndexScale | None = None) -> ProductSpec:
         **dict.fromkeys(FLOOD_PRODUCTS, (FLOOD_CLASSES, "flood class")),
         "ndvi-trend-class": (TREND_CLASSES, "trend class"),
         "burn-severity": (BURN_SEVERITY_CLASSES, "burn severity class"),
+        "parcel-labels": (PARCEL_CLASSES, "parcel label"),
     }
     if name in palettes:
         classes, description = palettes[name]

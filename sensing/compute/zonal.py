@@ -17,7 +17,14 @@ from sensing.config import QualityConfig
 from sensing.models import WaterBodyArea
 from sensing.waterbodies import WaterBody, core_outline, to_crs
 
-__all__ = ["CLASS_ORDER", "areas_from_counts", "quality_flag", "zone_class_counts", "zones_raster"]
+__all__ = [
+    "CLASS_ORDER",
+    "areas_from_counts",
+    "quality_flag",
+    "shapes_raster",
+    "zone_class_counts",
+    "zones_raster",
+]
 
 CLASS_ORDER = (CLASS_DRY, CLASS_WATER, CLASS_SNOW_ICE, CLASS_CLOUD, CLASS_NODATA)
 """Column order of :func:`zone_class_counts`."""
@@ -28,17 +35,26 @@ def zones_raster(bodies: list[WaterBody], geobox: GeoBox, chunk: int, shrink_m: 
     shrunk by ``shrink_m`` metres, see :func:`sensing.waterbodies.core_outline`)."""
     crs = str(geobox.crs)
     shapes = [(mapping(to_crs(core_outline(b.geometry, shrink_m), crs)), i + 1) for i, b in enumerate(bodies)]
+    return shapes_raster(shapes, geobox, chunk, "uint16")
+
+
+def shapes_raster(
+    shapes: list[tuple[dict, int]], geobox: GeoBox, chunk: int, dtype: str, fill: int = 0
+) -> da.Array:
+    """Lazy raster on ``geobox`` of (GeoJSON geometry in the grid's CRS, value) pairs, ``fill`` elsewhere;
+    each block rasterized on its own (never the whole grid in memory)."""
     affine = geobox.affine
 
-    def block(block_info: dict | None = None) -> NDArray[np.uint16]:
+    def block(block_info: dict | None = None) -> NDArray:
         assert block_info is not None
         (r0, r1), (c0, c1) = block_info[None]["array-location"]
         window_affine = affine * affine.translation(c0, r0)
-        return rasterize(
-            shapes, out_shape=(r1 - r0, c1 - c0), transform=window_affine, fill=0, dtype="uint16"
-        )
+        out_shape = (r1 - r0, c1 - c0)
+        if not shapes:
+            return np.full(out_shape, fill, dtype=dtype)
+        return rasterize(shapes, out_shape=out_shape, transform=window_affine, fill=fill, dtype=dtype)
 
-    return da.map_blocks(block, chunks=da.core.normalize_chunks(chunk, geobox.shape.yx), dtype="uint16")
+    return da.map_blocks(block, chunks=da.core.normalize_chunks(chunk, geobox.shape.yx), dtype=dtype)
 
 
 def zone_class_counts(classes: da.Array, zones: da.Array, n_zones: int) -> da.Array:

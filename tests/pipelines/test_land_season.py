@@ -267,8 +267,41 @@ def test_the_land_season_flow_publishes_the_last_winter_once_and_says_why_a_tren
         if lay.date == dt.date(2022, 11, 1)
     )
     written = cog.stat().st_mtime_ns
+
+    assert result["parcel-labels"] == ["parcel-labels-kapchagay-dam-2022-04-01"]  # land.parcels: the demo's
+    labels = next(i for i in read_items(layout, "parcel-labels"))
+    version = layout.layer(
+        "parcel-labels", settings.aoi.id, dt.date(2022, 4, 1), labels["properties"]["sensing:version"]
+    )
+    table = pd.read_parquet(version.parent / "parcel_seasons.parquet")
+    truth = gpd.read_file(season.parent / "data" / "demo-archive" / "truth" / "parcels.gpkg").set_index(
+        "parcel_id"
+    )
+    assert (truth["truth"] == table["label"].reindex(truth.index)).mean() >= 0.95
+    assert labels["properties"]["sensing:labels"] == table["label"].value_counts().to_dict()
+    with rasterio.open(version) as ds:  # each field's centre carries its label's class
+        inside = truth.to_crs(ds.crs).geometry.representative_point()
+        values = np.array([v[0] for v in ds.sample(zip(inside.x, inside.y, strict=True))])
+        assert ds.tags(1).get("STATISTICS_MAXIMUM") is not None and ds.colormap(1)[1][:3] == (230, 171, 2)
+    codes = (
+        table["label"]
+        .reindex(truth.index)
+        .map({"cultivated": 1, "grassland": 2, "not_used": 3, "uncertain": 4})
+    )
+    assert (values == codes.to_numpy()).mean() >= 0.99
+    client = TestClient(create_app(settings.output_dir))
+    entry = next(e for e in client.get("/layers").json()["layers"] if e["product"] == "parcel-labels")
+    legend = client.get(entry["legend"]).json()
+    assert [entry["label"] for entry in legend["classes"]][:3] == [
+        "not a parcel",
+        "cultivated",
+        "grassland / pasture",
+    ]
+    labels_written = version.stat().st_mtime_ns
+
     again = land_season(config=str(season), today=dt.date(2023, 5, 1))
     assert again["snow-days"] == result["snow-days"] and cog.stat().st_mtime_ns == written  # inputs unchanged
+    assert again["parcel-labels"] == result["parcel-labels"] and version.stat().st_mtime_ns == labels_written
 
 
 def test_season_percentiles_are_numpys_over_the_clear_observations(season: Path) -> None:
