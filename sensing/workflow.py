@@ -166,12 +166,16 @@ def _classify_and_publish(
         layers.append((data.data, layout.layer(name, settings.aoi.id, scene.date, version), spec.cog))
     zone_counts = zone_class_counts(classes.data, zones, len(bodies))
     class_counts = bincount(classes.data, 256)
+    existed = {path for _, path, _ in layers if path.exists()}
     with input_errors_named(source, scene, scene_layers.bands):
         zone_counts, class_counts = write_cogs(
             layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts)
         )
     observed = int(class_counts.sum() - class_counts[CLASS_NODATA])
-    if observed == 0:
+    if observed == 0:  # known only once written (one pass): remove the new layers, which no item will list
+        for _, path, _ in layers:
+            if path not in existed:
+                path.unlink(missing_ok=True)
         raise SceneError(f"{scene.id}: no valid pixel over AOI {settings.aoi.id}")
     choice = scene_layers.choice
     areas = areas_from_counts(

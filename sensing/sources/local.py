@@ -1,9 +1,10 @@
 """Analysts' own scenes: register GeoTIFFs (or a Landsat MTL layout) into a local static STAC catalog.
 
-One item per scene. A multi-band file becomes one asset whose ``eo:bands`` carry the common names
-(``green``, ``nir``...) and whose ``raster:bands`` carry scale, offset and nodata, so odc-stac loads
-bands by common name and the loader turns DN into reflectance from the catalog alone. With one file
-per band, each file is an asset named after its band.
+One item per scene. A multi-band file becomes one asset whose ``eo:bands`` (one per band of the file)
+carry the common names (``green``, ``nir``...) and whose ``raster:bands`` carry scale, offset and
+nodata, so odc-stac loads bands by common name and the loader turns DN into reflectance from the
+catalog alone. With one file per band, each file is an asset named after its band. Files open with
+GDAL's GeoTIFF and JPEG2000 drivers only (see sensing.sources.inputs).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pystac
-import rasterio
+from rasterio.errors import RasterioIOError
 from shapely.geometry import box, mapping
 
 from sensing.errors import ConfigError
+from sensing.sources.inputs import open_input
 from sensing.waterbodies import to_lonlat
 
 __all__ = [
@@ -174,15 +176,18 @@ def _toa_rescaling(
 
 
 def _asset(href: Path, bands: list[str], reg: Registration) -> pystac.Asset:
-    with rasterio.open(href) as ds:
+    try:
+        ds = open_input(str(href))  # GeoTIFF or JPEG2000 only: a VRT under a .tif name is refused
+    except RasterioIOError as exc:
+        raise ConfigError(f"{href}: {exc}") from exc
+    with ds:
         if any(reg.files[b][1] > ds.count for b in bands):
             raise ConfigError(f"--band-map: {href} has {ds.count} band(s), fewer than asked for {bands}")
         crs, shape, transform = ds.crs, [ds.height, ds.width], list(ds.transform)[:6]
-        dtypes, file_nodata, res = ds.dtypes, ds.nodata, ds.res[0]
+        dtypes, file_nodata, res, count = ds.dtypes, ds.nodata, ds.res[0], ds.count
     if crs is None:
         raise ConfigError(f"{href}: has no CRS; georeference it first")
     by_index = {reg.files[b][1]: b for b in bands}
-    count = max(by_index)
     eo_bands, raster_bands = [], []
     for index in range(1, count + 1):
         name = by_index.get(index)

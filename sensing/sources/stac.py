@@ -14,6 +14,7 @@ import rasterio
 import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.stac import load as odc_load
+from odc.stac._mdtools import StacAuxReader, StacMDParser
 from pystac_client import Client
 from pystac_client.conformance import ConformanceClasses
 from pystac_client.exceptions import APIError
@@ -26,6 +27,7 @@ from sensing.cluster import GDAL_READ_OPTIONS, configure_reads
 from sensing.config import SourceConfig
 from sensing.errors import ConfigError, FatalError, RetryableError, SceneError
 from sensing.models import SceneRef
+from sensing.sources.inputs import AllowListRioDriver, header_problem, open_input, pixel_problem
 from sensing.sources.sentinel2 import is_sentinel2_l2a, l2a_offset
 
 __all__ = ["StacApiSource", "StaticStacSource", "band_scaling", "group_acquisitions"]
@@ -149,7 +151,9 @@ class _StacItems:
     ) -> xr.Dataset:
         """Lazy reflectance (float32, NaN nodata) and SCL for the scene on ``geobox``.
 
-        Bands in ``optional`` are left out when the source or the item does not have them.
+        Bands in ``optional`` are left out when the source or the item does not have them. Every
+        input's header is opened first (allowed GDAL drivers only, checked against the catalog, see
+        sensing.sources.inputs): a bad file fails the scene here, its band and file named.
         """
         assets = self._band_keys([b for b in bands if b not in optional or b in self.config.bands])
         items = self._items_for(scene, list(assets.values()), geobox)
@@ -159,6 +163,7 @@ class _StacItems:
         if absent:
             raise SceneError(f"{scene.id}: item {scene.href} has no asset or band {absent}")
         configure_reads(self.config.gdal_options)
+        self._check_inputs(scene, items, assets)
         raw = odc_load(
             items,
             bands=list(assets),
@@ -169,6 +174,8 @@ class _StacItems:
             resampling="nearest",
             fail_on_error=True,
             groupby="solar_day",  # tiles of one acquisition are fused into one mosaic
+            # odc-stac's rasterio reader, but opening files with the allowed GDAL drivers only
+            driver=AllowListRioDriver(md_parser=StacMDParser({}), aux_reader=StacAuxReader()),
         )
         raw = raw.isel(time=0).rename({a: b for a, b in assets.items()})
         out = {}
@@ -184,21 +191,43 @@ class _StacItems:
             out[name].attrs = {"scale": scale, "offset": offset}
         return xr.Dataset(out, attrs={"scene_id": scene.id})
 
-    def explain_failure(self, scene: SceneRef, bands: list[str]) -> str | None:
-        """Read every block of every asset until one fails; name that file and band."""
-        keys = {b: self.config.bands[b] for b in bands if b in self.config.bands}
-        for item in self._items_for(scene, list(keys), None):
-            for band, key in keys.items():
+    def _inputs(
+        self, items: list[pystac.Item], keys: dict[str, str]
+    ) -> Iterator[tuple[str, str, pystac.Asset, pystac.Item, str]]:
+        """(band, href, asset, item, asset key or band name) of every input file; ``keys``: key -> band."""
+        for item in items:
+            for key, band in keys.items():
                 asset = _asset_with(item, key)
-                if asset is None:
-                    continue
-                href = asset.get_absolute_href() or asset.href
+                if asset is not None:
+                    yield band, asset.get_absolute_href() or asset.href, asset, item, key
+
+    def _check_inputs(self, scene: SceneRef, items: list[pystac.Item], keys: dict[str, str]) -> None:
+        """Open every input's header with the allowed drivers and check it against the catalog (see
+        sensing.sources.inputs); a SceneError names the first bad band, its file and what is wrong."""
+        with rasterio.Env(**GDAL_READ_OPTIONS, **self.config.gdal_options):
+            for band, href, asset, item, key in self._inputs(items, keys):
                 try:
-                    with rasterio.Env(**GDAL_READ_OPTIONS), rasterio.open(href) as ds:
-                        for _, window in ds.block_windows(1):
-                            ds.read(window=window)
+                    with open_input(href) as ds:
+                        problem = header_problem(ds, asset, item, key)
                 except RasterioError as exc:
-                    return f"band {band} ({href}): {exc}"
+                    problem = str(exc)
+                if problem:
+                    raise SceneError(f"{scene.id}: bad input: band {band} ({href}): {problem}")
+
+    def explain_failure(self, scene: SceneRef, bands: list[str]) -> str | None:
+        """Check and read every block of every input until one fails; name that file and band."""
+        keys = {self.config.bands[b]: b for b in bands if b in self.config.bands}
+        with rasterio.Env(**GDAL_READ_OPTIONS, **self.config.gdal_options):
+            for band, href, asset, item, key in self._inputs(
+                self._items_for(scene, list(keys.values()), None), keys
+            ):
+                try:
+                    with open_input(href) as ds:
+                        problem = header_problem(ds, asset, item, key) or pixel_problem(ds)
+                except RasterioError as exc:
+                    problem = str(exc)
+                if problem:
+                    return f"band {band} ({href}): {problem}"
         return None
 
 
