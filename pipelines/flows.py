@@ -19,7 +19,7 @@ from pipelines.environment import stamp_library_records
 from pipelines.notify import failure_webhook, notify, on_run_failure
 from pipelines.progress import progress_bar
 from pipelines.report import run_summary, summary_markdown
-from pipelines.run_guard import active_run, mark_dead_runs_crashed
+from pipelines.run_guard import active_run, mark_dead_runs_crashed, release_run
 from sensing.alerts import Alert
 from sensing.cluster import dask_client
 from sensing.config import Settings, load_settings
@@ -43,14 +43,23 @@ SCENE_CONCURRENCY = 2
 
 stamp_library_records()
 
+
+def _release_marker(flow: Any, flow_run: Any, state: Any) -> None:
+    """Hook on a final state (called once the API has recorded it): the run's marker goes."""
+    release_run(str(flow_run.id))
+
+
 scene_flow = functools.partial(
     flow,
     task_runner=ThreadPoolTaskRunner(max_workers=SCENE_CONCURRENCY),
     log_prints=True,
-    on_failure=[on_run_failure],
-    on_crashed=[on_run_failure],
+    on_completion=[_release_marker],
+    on_failure=[on_run_failure, _release_marker],
+    on_crashed=[on_run_failure, _release_marker],
+    on_cancellation=[_release_marker],
 )
-"""The flows over scenes: SCENE_CONCURRENCY scenes at once, failures and crashes notified."""
+"""The flows over scenes: SCENE_CONCURRENCY scenes at once, failures and crashes notified; the run's
+marker (outputs/runs/active) removed once Prefect has recorded its final state."""
 
 
 def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: bool) -> dict[str, Any]:
@@ -61,7 +70,8 @@ def _run(name: str, settings: Settings, start: dt.date, end: dt.date, force: boo
     recovered = mark_dead_runs_crashed(layout.runs, found_by=f"flow run {run_id}")
     webhook = failure_webhook(settings)
     for dead in recovered:
-        logger.warning("flow run %s (%s) died mid-run: marked Crashed", dead["flow_run_id"], dead["flow"])
+        how = "never reported its final state" if dead.get("work_finished") else "died mid-run"
+        logger.warning("flow run %s (%s) %s: marked Crashed", dead["flow_run_id"], dead["flow"], how)
         notify(webhook, "flow-run-crashed", dead | {"found_by": run_id})
     with active_run(layout.runs, run_id, name):
         results, alerts, timings = _process(settings, start, end, force, logger)

@@ -5,6 +5,12 @@ the kernel releases it when the process dies, however it dies. A later run that 
 of a marker left behind knows its writer is gone: it marks that flow run Crashed in Prefect (unless a
 worker already gave it a final state) and removes the marker. Prefect's ephemeral API has no
 background service that would ever do this, and a run killed under a worker is covered as well.
+
+The marker outlives the run's work: it records when the work finished and is removed (its lock
+released) only by :func:`release_run`, a hook on the flow run's final state, which Prefect calls once
+the API has recorded that state. A run that finished its work but could not report its final state
+(the Prefect API went away) leaves its marker too, and the next run marks it Crashed, saying so:
+otherwise it would stay Running on the server for good.
 """
 
 from __future__ import annotations
@@ -17,34 +23,57 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
 
-__all__ = ["active_run", "mark_dead_runs_crashed", "running"]
+__all__ = ["active_run", "mark_dead_runs_crashed", "release_run", "running"]
+
+_held: dict[str, tuple[Path, IO[str]]] = {}
+"""This process's markers of runs whose work is done, held until their final state is recorded."""
 
 
 @contextlib.contextmanager
 def active_run(runs_dir: Path, run_id: str, flow: str) -> Iterator[None]:
-    """Hold the marker of flow run ``run_id`` while the block runs; remove it after."""
+    """Hold the marker of flow run ``run_id`` from the block's start until :func:`release_run` or the
+    end of the process; when the block ends, the marker records when and how the work finished."""
     folder = runs_dir / "active"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run_id}.json"
     info = {"flow_run_id": run_id, "flow": flow, "pid": os.getpid(), "host": socket.gethostname(),
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}  # fmt: skip
     staging = folder / f".{run_id}.json.tmp"
-    with staging.open("w") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        fh.write(json.dumps(info))
+    fh = staging.open("w")
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    fh.write(json.dumps(info))
+    fh.flush()
+    staging.rename(path)  # visible only once locked: a scan never takes a live run for dead
+    outcome = "completed"
+    try:
+        yield
+    except BaseException as exc:
+        outcome = f"failed: {type(exc).__name__}: {exc}"[:300]
+        raise
+    finally:
+        info |= {"work_finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "outcome": outcome}
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps(info))  # in place: the lock stays on this file
         fh.flush()
-        staging.rename(path)  # visible only once locked: a scan never takes a live run for dead
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        _held[run_id] = (path, fh)
+
+
+def release_run(run_id: str) -> None:
+    """Remove the marker of this process's flow run ``run_id`` and release its lock (once Prefect has
+    recorded the run's final state); nothing if this process holds none."""
+    path, fh = _held.pop(run_id, (None, None))
+    if path is None or fh is None:
+        return
+    path.unlink(missing_ok=True)
+    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    fh.close()
 
 
 def _markers(runs_dir: Path) -> Iterator[tuple[Path, dict[str, Any], bool]]:
@@ -83,9 +112,19 @@ def mark_dead_runs_crashed(runs_dir: Path, found_by: str) -> list[dict[str, Any]
                 path.unlink(missing_ok=True)
                 continue
             previous = run.state.type.value if run.state else None
+            finished = info.get("work_finished")
+            process = f"process {info.get('pid')} on {info.get('host')}"
             if run.state is None or not run.state.is_final():
-                message = f"process {info.get('pid')} on {info.get('host')} died while running (found by {found_by})"
+                message = (
+                    f"{process} finished its work at {finished} ({info.get('outcome')}) but its final state "
+                    f"never reached the Prefect API (unreachable, or the process died first) (found by {found_by})"
+                    if finished
+                    else f"{process} died while running (found by {found_by})"
+                )
                 client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+            elif finished:  # its final state was recorded: only the marker was left behind
+                path.unlink(missing_ok=True)
+                continue
             found.append(info | {"previous_state": previous})
             path.unlink(missing_ok=True)
     return found

@@ -1,4 +1,5 @@
-"""Shared fixtures: a small demo archive (30 m), its settings, and one Prefect API per session."""
+"""Shared fixtures: a small demo archive (30 m), its settings, and one Prefect API per session; at the
+end of the session every catalogue the tests published is checked with ``sensing verify``'s checker."""
 
 from __future__ import annotations
 
@@ -77,3 +78,34 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory):
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+DAMAGED: set[Path] = set()
+"""Temporary folders of tests that damage a catalogue on purpose (marked ``damages_catalog``)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "damages_catalog: the test breaks a published catalogue on purpose (left out of the sweep)"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _note_damaged_catalogues(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("damages_catalog"):
+        DAMAGED.add(request.getfixturevalue("tmp_path"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_published_catalogue_verifies(tmp_path_factory: pytest.TempPathFactory):
+    """After the last test: every ``outputs`` folder the suite published passes the checker of
+    ``sensing verify`` (schema-valid STAC, assets with their recorded size and checksum, strictly valid
+    COGs, no orphan or partial files), except those of tests marked ``damages_catalog``."""
+    yield
+    from sensing.publish.verify import verify_outputs
+
+    base = tmp_path_factory.getbasetemp()
+    roots = [p.parent for p in base.glob("**/outputs/stac") if not any(p.is_relative_to(d) for d in DAMAGED)]
+    findings = [f"{f.kind} {f.path}: {f.detail}" for root in roots for f in verify_outputs(root).findings]
+    listed = "\n".join(findings[:50])
+    assert not findings, f"{len(findings)} finding(s) over {len(roots)} catalogue(s):\n{listed}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -16,12 +17,13 @@ import dask.array as da
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
+from rasterio.errors import RasterioError
 from rasterio.shutil import copy as rio_copy
 from rasterio.transform import Affine
 from rio_cogeo.cogeo import cog_validate
 
 from sensing.errors import FatalError
-from sensing.publish.storage import atomic_path
+from sensing.publish.storage import atomic_path, remove_stale_temporaries, write_failure
 
 __all__ = ["CogSpec", "InvalidCogError", "translate_to_cog", "validate_cog", "write_cogs"]
 
@@ -71,7 +73,8 @@ def write_cogs(
             if data.ndim != 2:
                 raise ValueError(f"{path}: expected a 2-D array, got shape {data.shape}")
             folder = path.with_name(f".{path.name}.parts")
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)  # the layer's lock is held: these are a killed writer's
+            remove_stale_temporaries(path)
             folder.mkdir(parents=True)
             folders.append(folder)
             aligned = data.astype(spec.dtype).rechunk(_aligned_chunks(data.chunksize))
@@ -104,8 +107,12 @@ def _write_part(
         "nodata": nodata, "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK,
         "compress": "zstd", "zstd_level": 1,  # scratch only: cheap to write and to read back
     }  # fmt: skip
-    with rasterio.open(Path(folder) / f".part-{row}-{col}.tif", "w", **profile) as dst:
-        dst.write(block, 1)
+    path = Path(folder) / f".part-{row}-{col}.tif"
+    try:
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(block, 1)
+    except RasterioError as exc:  # e.g. "Write failed": the reason (no space left...) is only in errno
+        raise write_failure(path, exc) from exc
     valid = block[~np.isnan(block)] if np.isnan(nodata) else block[block != nodata]
     return _moments(valid).reshape(1, 1, 5)
 
@@ -217,8 +224,14 @@ def _publish_cog(src: Path, dst: Path, spec: CogSpec) -> Path:
         "bigtiff": "IF_SAFER",
     }  # fmt: skip
     with atomic_path(dst) as tmp:
-        rio_copy(str(src), str(tmp), **options)
-        validate_cog(tmp)
+        try:
+            rio_copy(str(src), str(tmp), **options)
+            validate_cog(tmp)  # also catches a copy cut short that GDAL reported as a success
+        except (RasterioError, InvalidCogError) as exc:
+            failure = write_failure(tmp, exc, dst)
+            if failure is exc:
+                raise
+            raise failure from exc
     return dst
 
 
@@ -236,7 +249,37 @@ def _add_statistics(path: Path) -> None:
 
 
 def validate_cog(path: Path) -> None:
-    """Raise InvalidCogError unless ``path`` passes rio-cogeo's strict validation."""
-    valid, errors, warnings = cog_validate(str(path), strict=True, quiet=True)
-    if not valid:
-        raise InvalidCogError(f"{path}: not a valid COG: {'; '.join(errors + warnings)}")
+    """Raise InvalidCogError unless ``path`` opens, passes rio-cogeo's strict validation and holds
+    every tile its header points at (a write cut short by a full disk leaves a header that validates)."""
+    try:
+        valid, errors, warnings = cog_validate(str(path), strict=True, quiet=True)
+        if not valid:
+            raise InvalidCogError(f"{path}: not a valid COG: {'; '.join(errors + warnings)}")
+        short = _cut_short(path)
+    except RasterioError as exc:
+        raise InvalidCogError(f"{path}: not a readable GeoTIFF: {exc}") from exc
+    if short:
+        raise InvalidCogError(f"{path}: cut short: {short}")
+
+
+def _cut_short(path: Path) -> str | None:
+    """Which tile of which band and overview level ends past the end of the file, if one does."""
+    size = path.stat().st_size
+    with rasterio.open(path) as ds:
+        levels: list[int | None] = [None, *range(len(ds.overviews(1)))]
+        for level in levels:
+            with rasterio.open(path, overview_level=level) as view:
+                height, width = view.block_shapes[0]
+                blocks = itertools.product(
+                    range(math.ceil(view.height / height)), range(math.ceil(view.width / width))
+                )
+            for (row, col), band in itertools.product(blocks, ds.indexes):
+                offset = ds.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=band, ovr=level)
+                length = ds.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=band, ovr=level)
+                if offset and length and int(offset) + int(length) > size:
+                    where = "full resolution" if level is None else f"overview {level}"
+                    return (
+                        f"block {col},{row} of band {band} ({where}) ends at byte {int(offset) + int(length)}, "
+                        f"past the end of the file ({size} bytes)"
+                    )
+    return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import hashlib
 import json
 import os
@@ -11,7 +13,45 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "file_checksum", "write_json_atomic"]
+from sensing.errors import FatalError
+
+__all__ = [
+    "WriteError",
+    "atomic_path",
+    "file_checksum",
+    "remove_stale_temporaries",
+    "write_failure",
+    "write_json_atomic",
+]
+
+PROBE_BYTES = 1 << 20
+
+
+class WriteError(FatalError):
+    """A file could not be written (no space left on device, file size limit, no permission); the
+    message names the file and the operating system's reason."""
+
+
+def write_failure(path: Path, exc: BaseException, target: Path | None = None) -> BaseException:
+    """The error to raise after GDAL failed (or seemed to succeed but left a short file) writing the
+    scratch file ``path`` (of ``target``, the name the message gives): a :class:`WriteError` with the
+    operating system's reason when writing more to ``path`` fails now, else ``exc`` itself.
+
+    GDAL reports a failed ``write()`` only as a generic "write error" or not at all (libtiff prints
+    the errno and the COG driver returns success with a truncated file), so this asks the operating
+    system the same question again: it appends up to 1 MiB to ``path``, which must be a scratch file
+    that the caller removes.
+    """
+    try:
+        with open(path, "ab") as fh:
+            fh.write(bytes(PROBE_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as probe:
+        code = errno.errorcode.get(probe.errno or 0, "?")
+        reason = f"{probe.strerror} ({code})"
+        return WriteError(f"{target or path}: could not be written: {reason}; GDAL said: {exc}")
+    return exc
 
 
 @contextlib.contextmanager
@@ -30,6 +70,13 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Delete what killed writers of ``target`` left of their :func:`atomic_path` copies. Only for a
+    caller that holds the target's lock (no other writer can be between its steps)."""
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp{glob.escape(target.suffix)}"):
+        stale.unlink(missing_ok=True)
 
 
 def write_json_atomic(target: Path, doc: Any) -> bool:

@@ -568,6 +568,7 @@ def test_viewer_series_of_a_water_body(nightly_run: tuple[Settings, dict]) -> No
     assert "/water-bodies/" in client.get("/static/viewer.js").text
 
 
+@pytest.mark.damages_catalog
 def test_sensing_verify_passes_on_the_nightly_outputs_and_names_each_kind_of_damage(
     nightly_run: tuple[Settings, dict], tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ import yaml
 from sensing.config import load_settings
 from sensing.publish.cog import validate_cog
 from sensing.publish.layout import OutputLayout
+from sensing.publish.verify import verify_outputs
 from tests.conftest import ROOT
 
 DAY = dt.date(2021, 8, 1)
@@ -104,8 +105,9 @@ def test_a_writer_killed_between_steps_leaves_a_consistent_catalog(
     assert _publish(config, step, calls) == -9  # killed
     assert _consistent(root)["version"] in (old.version_key(), new.version_key())
 
-    assert _publish(config) == 0  # the rerun repairs what the killed run left
+    assert _publish(config) == 0  # the rerun repairs what the killed run left, its scratch files too
     assert _consistent(root)["version"] == new.version_key()
+    assert verify_outputs(root).findings == []
     layout = OutputLayout(root)
     validate_cog(layout.layer("water", "kapchagay-dam", DAY, old.version_key()))  # still addressable
     validate_cog(layout.layer("water", "kapchagay-dam", DAY, new.version_key()))
