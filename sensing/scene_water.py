@@ -88,6 +88,8 @@ def input_errors_named(source: SceneSource, scene: SceneRef, bands: list[str]) -
     """
     try:
         yield
+    except SceneError:
+        raise  # already says what is wrong with the scene
     except Exception as exc:
         cause = source.explain_failure(scene, bands)
         if cause is None:

@@ -13,6 +13,7 @@ import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -166,17 +167,17 @@ def _classify_and_publish(
         layers.append((data.data, layout.layer(name, settings.aoi.id, scene.date, version), spec.cog))
     zone_counts = zone_class_counts(classes.data, zones, len(bodies))
     class_counts = bincount(classes.data, 256)
-    existed = {path for _, path, _ in layers if path.exists()}
+
+    def observed_something(computed: tuple[Any, ...]) -> None:  # known only after the one pass
+        if computed[1].sum() == computed[1][CLASS_NODATA]:
+            raise SceneError(f"{scene.id}: no valid pixel over AOI {settings.aoi.id}")
+
     with input_errors_named(source, scene, scene_layers.bands):
         zone_counts, class_counts = write_cogs(
-            layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts)
-        )
+            layers, crs=str(geobox.crs), transform=geobox.affine, also_compute=(zone_counts, class_counts),
+            accept=observed_something,
+        )  # fmt: skip
     observed = int(class_counts.sum() - class_counts[CLASS_NODATA])
-    if observed == 0:  # known only once written (one pass): remove the new layers, which no item will list
-        for _, path, _ in layers:
-            if path not in existed:
-                path.unlink(missing_ok=True)
-        raise SceneError(f"{scene.id}: no valid pixel over AOI {settings.aoi.id}")
     choice = scene_layers.choice
     areas = areas_from_counts(
         np.asarray(zone_counts), bodies, pixel_area_m2(geobox), scene.date, settings.quality,

@@ -7,7 +7,7 @@ import itertools
 import math
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +56,13 @@ def write_cogs(
     crs: CRS | str,
     transform: Affine,
     also_compute: Sequence[Any] = (),
+    accept: Callable[[tuple[Any, ...]], None] | None = None,
 ) -> tuple[Any, ...]:
     """Stream 2-D Dask arrays to validated COGs, published atomically; return ``also_compute`` computed.
+
+    ``accept`` sees the computed ``also_compute`` before any COG replaces its path: raising there
+    publishes nothing (e.g. a scene found to hold no valid pixel leaves the published layers as they
+    were).
 
     All layers and the extra results are computed in one Dask pass, so inputs are read once. The task
     that computes a chunk writes it to its own small GeoTIFF beside the layer (no shared file, no lock)
@@ -83,6 +88,8 @@ def write_cogs(
             )
             statistics.append(da.map_blocks(part, aligned, new_axis=2, chunks=(1, 1, 5), dtype=np.float64))
         results = dask.compute(*statistics, *also_compute)
+        if accept is not None:
+            accept(tuple(results[len(layers) :]))
         for (data, path, spec), folder, parts in zip(layers, folders, results, strict=False):
             chunks = _aligned_chunks(data.chunksize)
             layout = da.core.normalize_chunks(chunks, data.shape)

@@ -335,6 +335,21 @@ def test_an_all_nodata_scene_fails_with_its_reason_and_publishes_nothing(
     assert report.findings == [], report.findings  # no orphan layer left behind by the failed scene
 
 
+def test_forcing_a_published_date_again_over_an_all_nodata_scene_keeps_what_was_published(
+    demo_root: Path, scene: Path, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path)
+    bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
+    process_scene(settings, StaticStacSource(settings.source), _ref(scene), bodies)
+    layers = sorted((settings.output_dir / "layers").rglob("*.tif"))
+    before = {path: path.read_bytes() for path in layers}
+    _blank(scene, 0, ("B02.tif", "B03.tif", "B04.tif", "B08.tif", "B11.tif", "B12.tif", "SCL.tif"))
+    with pytest.raises(SceneError, match="no valid pixel"):
+        process_scene(settings, StaticStacSource(settings.source), _ref(scene), bodies, force=True)
+    assert len(before) >= 4 and all(path.read_bytes() == data for path, data in before.items())
+    assert verify_outputs(settings.output_dir).findings == []
+
+
 def test_an_all_cloud_scene_is_published_as_cloud_and_its_areas_are_unusable(
     demo_root: Path, scene: Path, tmp_path: Path
 ) -> None:
