@@ -262,7 +262,8 @@ def create_app(
             return _ows_exception(
                 "InvalidParameterValue", "time", "TIME is not one of the layer's dates", status=404
             )
-        if not (0 <= z <= 24 and 0 <= row < 2**z * 2 and 0 <= col < 2**z * 2):
+        matrix_set = morecantile.tms.get(params["tilematrixset"])
+        if not (0 <= z <= 24 and matrix_set.is_valid(morecantile.Tile(col, row, z), strict=False)):
             return _ows_exception("TileOutOfRange", "tilematrix", "tile outside the tile matrix", status=400)
         return await tile(request, params["layer"], date, params["tilematrixset"], z, col, row, "png")
 

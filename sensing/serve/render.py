@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from PIL import Image, ImageDraw
 from rasterio.crs import CRS
 from rasterio.env import set_gdal_config
 from rasterio.io import DatasetReader, MemoryFile
+from rasterio.warp import transform_bounds
 from rio_tiler.colormap import cmap
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
@@ -39,6 +41,12 @@ __all__ = [
 
 TILE_SIZE = 256
 OPEN_PER_THREAD = 32
+MAP_CLIP = 64
+"""A WMS box more than this many times the layer's extent (in its CRS) reads only the image's pixels
+over the layer (the layer fills at most 1/64 of the image across, so resampling differences from
+reading a smaller box are a pixel's worth at its edges)."""
+MAP_SPECK = 1000
+"""A WMS image pixel more than this many times the layer's extent shows the layer as nothing."""
 PNG_COMPRESS_LEVEL = 3
 """zlib level of rendered tiles: level 6 makes them ~15 % smaller at twice the encoding time."""
 """Open COG handles kept per server thread (rasterio datasets are not shared between threads)."""
@@ -139,15 +147,53 @@ def render_map(
     layer: Layer, bbox: tuple[float, float, float, float], crs: CRS, width: int, height: int
 ) -> Image.Image:
     """The layer over ``bbox`` (in ``crs``) as a ``width`` x ``height`` RGBA image (WMS GetMap);
-    transparent where the layer has no data or does not reach."""
+    transparent where the layer has no data or does not reach.
+
+    GDAL warps the box at the layer's resolution, which for a box far larger than the layer (a
+    world view, or an absurd one) is a virtual raster too large to address: there only the
+    image's pixels over the layer are read."""
+    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    minx, miny, maxx, maxy = bbox
     with open_cog(layer.cog) as src:
+        west, south, east, north = transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
+        col0, row0, col1, row1 = 0, 0, width, height
+        if all(map(math.isfinite, (west, south, east, north))) and (
+            maxx - minx > MAP_CLIP * (east - west) or maxy - miny > MAP_CLIP * (north - south)
+        ):
+            dx, dy = (maxx - minx) / width, (maxy - miny) / height
+            if dx > MAP_SPECK * (east - west) or dy > MAP_SPECK * (north - south):
+                return canvas  # the whole layer is a speck inside one pixel
+            # the image's pixels over the layer, snapped outwards to whole pixels
+            col0 = math.floor(_clamp((west - minx) / dx, width))
+            col1 = math.ceil(_clamp((east - minx) / dx, width))
+            row0 = math.floor(_clamp((maxy - north) / dy, height))
+            row1 = math.ceil(_clamp((maxy - south) / dy, height))
+            if col0 >= col1 or row0 >= row1:
+                return canvas
+        part = (_edge(minx, maxx, col0, width), _edge(maxy, miny, row1, height),
+                _edge(minx, maxx, col1, width), _edge(maxy, miny, row0, height))  # fmt: skip
         try:
             image = src.part(
-                bbox, dst_crs=crs, bounds_crs=crs, width=width, height=height, **_read_options(layer)
+                part,
+                dst_crs=crs,
+                bounds_crs=crs,
+                width=col1 - col0,
+                height=row1 - row0,
+                **_read_options(layer),
             )
         except TileOutsideBounds:
-            return Image.new("RGBA", (width, height), (0, 0, 0, 0))
-        return _styled(image, layer, src).convert("RGBA")
+            return canvas
+        canvas.paste(_styled(image, layer, src).convert("RGBA"), (col0, row0))
+        return canvas
+
+
+def _clamp(value: float, size: int) -> float:
+    return min(max(value, 0.0), float(size))
+
+
+def _edge(start: float, stop: float, index: int, size: int) -> float:
+    """The coordinate of pixel edge ``index`` of ``size`` from ``start`` to ``stop`` (the ends exact)."""
+    return start if index == 0 else stop if index == size else start + (stop - start) * index / size
 
 
 def _read_options(layer: Layer) -> dict[str, Any]:
@@ -198,7 +244,9 @@ def _ramp_palette(colormap_name: str) -> np.ndarray:
 
 
 def _check_tile(src: Reader, layer: Layer, x: int, y: int, z: int) -> None:
-    if not src.tile_exists(x, y, z):
+    # A tile outside the set's matrix first: its bounds lie beyond the set's extent (south of -90 deg
+    # in WGS1984Quad, where GDAL's read fails; or around the globe again, where the layer shows twice).
+    if not src.tms.is_valid(morecantile.Tile(x, y, z), strict=False) or not src.tile_exists(x, y, z):
         raise TileOutsideBounds(f"tile {z}/{x}/{y} is outside {layer.id} {layer.date}")
 
 

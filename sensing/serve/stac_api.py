@@ -227,8 +227,12 @@ def stac_router(output_root: Path) -> APIRouter:
     @router.get("/files/{relative:path}")
     def files(relative: str) -> FileResponse:
         """A catalogued item's asset file (and nothing else)."""
-        target = (root / relative).resolve()
-        if not target.is_relative_to(root) or not target.is_file() or not _is_asset(layout, root, target):
+        try:
+            target = (root / relative).resolve()
+            asset = target.is_relative_to(root) and target.is_file() and _is_asset(layout, root, target)
+        except (OSError, ValueError):  # not a name the file system takes: over 255 bytes, a NUL byte
+            asset = False
+        if not asset:
             raise HTTPException(404, "not a published asset")
         return FileResponse(target)
 

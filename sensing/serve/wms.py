@@ -6,6 +6,7 @@ Parameters are parsed here into a :class:`MapRequest`; nothing in a request ever
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -155,6 +156,8 @@ def parse_get_map(params: dict[str, str], layers: dict[str, LayerDates]) -> MapR
         raise WmsError("InvalidParameterValue", f"WIDTH and HEIGHT must be 1 to {MAX_SIZE}")
     if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
         raise WmsError("InvalidParameterValue", "BBOX must be minx,miny,maxx,maxy with min < max")
+    if not (math.isfinite(bbox[2] - bbox[0]) and math.isfinite(bbox[3] - bbox[1])):
+        raise WmsError("InvalidParameterValue", "BBOX must be finite numbers")
     crs = _crs(params[crs_key])
     if version == "1.3.0" and _lat_first(params[crs_key]):
         bbox = (bbox[1], bbox[0], bbox[3], bbox[2])

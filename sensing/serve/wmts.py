@@ -24,6 +24,9 @@ NS = {
     "ows": "http://www.opengis.net/ows/1.1",
     "xlink": "http://www.w3.org/1999/xlink",
 }
+EDGE_INSET = 1e-11
+"""Degrees the layer's bounds are moved inwards before finding their corner tiles (morecantile's
+``LL_EPSILON``): the TileMatrixLimits are then the tiles ``tms.tiles()`` covers the layer with."""
 WELL_KNOWN_SCALE_SETS = {
     "WebMercatorQuad": "urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible",
     "WGS1984Quad": "urn:ogc:def:wkss:OGC:1.0:GoogleCRS84Quad",
@@ -114,7 +117,9 @@ def capabilities(
             _el(link, "TileMatrixSet", tms.id)
             limits = _el(link, "TileMatrixSetLimits")
             for z in range(minzoom, maxzoom + 1):
-                first, last = tms.tile(west, north, z), tms.tile(east, south, z)
+                # Inset as morecantile's tiles() does: an edge on a tile edge adds no row or column.
+                first = tms.tile(west + EDGE_INSET, north - EDGE_INSET, z)
+                last = tms.tile(east - EDGE_INSET, south + EDGE_INSET, z)
                 limit = _el(limits, "TileMatrixLimits")
                 _el(limit, "TileMatrix", str(z))
                 _el(limit, "MinTileRow", str(first.y))
