@@ -35,7 +35,7 @@ BANDS_LOADED = 6  # B03 B04 B08 B11 B12 SCL on the grid
 FLOAT_ARRAYS = 8  # reflectances of four bands, three indices and the water evidence
 
 
-def run(size: int, workers: int, limit: str) -> dict[str, Any]:
+def run(size: int, workers: int, limit: str, client_profile: Path | None = None) -> dict[str, Any]:
     archive = w1.ensure_archive(size)
     item = w1.first_item(archive)
     folder = w1._fresh(w1.BENCH / f"tile-{size}" / "runs" / "memory")
@@ -46,8 +46,13 @@ def run(size: int, workers: int, limit: str) -> dict[str, Any]:
         doc["dask"]["address"] = cluster.address
         config.write_text(yaml.safe_dump(doc))
         started = time.perf_counter()
+        traced = (
+            [w1.PY, "-m", "memray", "run", "-q", "--native", "--force", "-o", str(client_profile)]
+            if client_profile
+            else [w1.PY]
+        )
         client = subprocess.Popen(
-            [w1.PY, "bench/w1/sensing_library.py", "--config", str(config), "--aoi", w1.AOI,
+            [*traced, "bench/w1/sensing_library.py", "--config", str(config), "--aoi", w1.AOI,
              "--start", date, "--end", date], cwd=w1.ROOT,
         )  # fmt: skip
         others = {"scheduler": cluster.scheduler.pid, "client": client.pid}
@@ -75,9 +80,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-limit", default="700MB")
     parser.add_argument("--out", type=Path, default=w1.ROOT / "bench" / "results" / "memory.json")
+    parser.add_argument(
+        "--client-profile", action="store_true",
+        help="Trace the client's allocations with memray (build/bench/memory-client-SIZE.bin; read it with "
+        "`memray tree` or `memray flamegraph`, which show the allocations live at the peak).",
+    )  # fmt: skip
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    runs = {str(size): run(size, args.workers, args.memory_limit) for size in sizes}
+    traces = {size: w1.BENCH / f"memory-client-{size}.bin" if args.client_profile else None for size in sizes}
+    runs = {str(size): run(size, args.workers, args.memory_limit, traces[size]) for size in sizes}
     first = runs[str(sizes[0])]
     doc = {
         "workload": "memory",
