@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import uvicorn
 from starlette.applications import Starlette
 from starlette.staticfiles import StaticFiles
@@ -282,3 +283,24 @@ class WorkerMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+@contextlib.contextmanager
+def sensing_serve(config: Path) -> Iterator[tuple[str, psutil.Process]]:
+    """`sensing serve` as a subprocess on a free loopback port; yields its URL and process."""
+    port = free_port()
+    sensing = Path(sys.executable).with_name("sensing")
+    log = config.parent / f"serve-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(sensing), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(f"{url}/healthz", timeout=60)
+            yield url, psutil.Process(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -6,11 +6,8 @@ strings never get a 5xx or an exception."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +25,7 @@ from hypothesis import strategies as st
 from sensing.config import Settings
 from sensing.serve.app import create_app
 from sensing.serve.wms import MAX_SIZE
-from tests.servers import free_port, wait_for
+from tests.servers import sensing_serve
 
 pytestmark = pytest.mark.slow
 WEB_MERCATOR = morecantile.tms.get("WebMercatorQuad")
@@ -381,25 +378,6 @@ def test_bad_wmts_kvp_requests_are_ows_exceptions(
 
 
 # --- slow clients against the real server ---------------------------------------------------------
-
-
-@contextlib.contextmanager
-def sensing_serve(config: Path) -> Iterator[tuple[str, psutil.Process]]:
-    """`sensing serve` as a subprocess on a free loopback port; yields its URL and process."""
-    port = free_port()
-    sensing = Path(sys.executable).with_name("sensing")
-    proc = subprocess.Popen(
-        [str(sensing), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/healthz", timeout=60)
-        yield url, psutil.Process(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _established(process: psutil.Process, port: int) -> int:

@@ -9,16 +9,12 @@ and writes them as JSON under the test's tmp path)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,7 +23,7 @@ import psutil
 import pytest
 
 from sensing.config import Settings
-from tests.servers import free_port, wait_for
+from tests.servers import sensing_serve
 
 pytestmark = pytest.mark.soak
 
@@ -40,27 +36,6 @@ tile cache (bounded at 256 MB, --tile-cache default in create_app) and GDAL's bl
 256 MB); in 60 s on two cores the run renders a few thousand tiles of a few kB each, so it fills
 neither, and anything past 300 MB would be a leak (per-request growth that no cache bounds)."""
 WEB_MERCATOR = morecantile.tms.get("WebMercatorQuad")
-
-
-@contextlib.contextmanager
-def sensing_serve(config: Path) -> Iterator[tuple[str, psutil.Process]]:
-    """`sensing serve` as a subprocess on a free loopback port; yields its URL and process."""
-    port = free_port()
-    sensing = Path(sys.executable).with_name("sensing")
-    log = config.parent / f"serve-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(sensing), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(f"{url}/healthz", timeout=60)
-            yield url, psutil.Process(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 def _urls(layers: list[dict], rng: random.Random) -> tuple[list[str], list[tuple[float, str]]]:
