@@ -64,7 +64,13 @@ def section(doc: dict[str, Any]) -> list[str]:
         if not any(f in c for f in FIELDS for c in contenders.values()):  # a workload with its own measures
             fields = tuple(dict.fromkeys(k for c in contenders.values() for k in c))
         lines += [*_table(contenders, fields), ""]
-    for key in ("ratios", "throughput_ratio_sensing_over_titiler", "prefect_server_startup_s", "targets"):
+    for key in (
+        "ratios",
+        "series_vs_library",
+        "throughput_ratio_sensing_over_titiler",
+        "prefect_server_startup_s",
+        "targets",
+    ):
         if key in doc:
             lines += [f"{key}: `{json.dumps(doc[key])}`", ""]
     return lines

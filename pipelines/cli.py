@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import time
@@ -13,7 +12,7 @@ import typer
 from rich.table import Table
 
 from pipelines.cli_land import land_app, parcels
-from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
+from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, parse_date, settings_or_exit
 from pipelines.cli_schedule import deploy, schedule, status
 from pipelines.cli_series import change, exclude, flood, gauges_app
 from pipelines.cli_verify import verify
@@ -167,7 +166,7 @@ def run_nightly(
     from sensing.preflight import check_run_request
 
     settings = settings_or_exit(config)
-    when = _parse_date(night, "--night") if night else None
+    when = parse_date(night, "--night") if night else None
     try:
         check_run_request(settings)
     except SensingError as exc:
@@ -203,7 +202,7 @@ def reprocess(
     from sensing.preflight import check_run_request
     from sensing.selection import select
 
-    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
     if first > last:
         console.print(f"[red]error:[/red] --start {first} is after --end {last}")
         raise typer.Exit(2)
@@ -352,14 +351,6 @@ def catalog_add(
     except SensingError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-
-
-def _parse_date(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        console.print(f"[red]error:[/red] {option}: {value!r} is not a date (YYYY-MM-DD)")
-        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -9,20 +9,13 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
+from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, parse_date, settings_or_exit
 from sensing.config import Settings
 from sensing.errors import SensingError
 
 __all__ = ["land_app", "parcels"]
 
 land_app = typer.Typer(help="Seasonal land layers from the published layers.", no_args_is_help=True)
-
-
-def _date(option: str, value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail(ValueError(f"{option}: expected YYYY-MM-DD, got {value!r}")) from None
 
 
 def parcels(
@@ -45,7 +38,7 @@ def parcels(
     from sensing.publish.layout import OutputLayout
 
     settings = settings_or_exit(config)
-    first, last = _date("--start", start), _date("--end", end)
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
     if first > last:
         raise fail(ValueError(f"--start {first} is after --end {last}"))
     try:
@@ -92,7 +85,7 @@ def snow(
     """Publish ``snow-days``: snow-cover duration of the season from the water class layers."""
     from sensing.land_seasons import publish_snow_days
 
-    first, last = _date("--start", start), _date("--end", end)
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
     _publish_seasonal(config, lambda settings: publish_snow_days(settings, first, last))
 
 
@@ -105,7 +98,7 @@ def percentiles(
     """Publish ``ndvi-p10``, ``ndvi-p50`` and ``ndvi-p90`` of the season's clear NDVI observations."""
     from sensing.land_seasons import publish_season_percentiles
 
-    first, last = _date("--start", start), _date("--end", end)
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
     _publish_seasonal(config, lambda settings: publish_season_percentiles(settings, first, last))
 
 
@@ -139,7 +132,7 @@ def _window(option: str, value: str) -> tuple[dt.date, dt.date]:
     first, _, last = value.partition(":")
     if not last:
         raise fail(ValueError(f"{option}: expected FIRST:LAST dates (YYYY-MM-DD:YYYY-MM-DD), got {value!r}"))
-    return _date(option, first), _date(option, last)
+    return parse_date(first, option), parse_date(last, option)
 
 
 @land_app.command("burn")

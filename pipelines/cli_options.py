@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from sensing.config import Settings, load_settings
 from sensing.errors import SensingError
 
-__all__ = ["DEFAULT_CONFIG", "ConfigOpt", "console", "fail", "settings_or_exit"]
+__all__ = ["DEFAULT_CONFIG", "ConfigOpt", "console", "fail", "parse_date", "settings_or_exit"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
 ConfigOpt = Annotated[
@@ -32,3 +33,11 @@ def settings_or_exit(config: Path) -> Settings:
         return load_settings(config)
     except SensingError as exc:
         raise fail(exc) from exc
+
+
+def parse_date(value: str, option: str) -> dt.date:
+    """``value`` as a date, or exit 2 naming ``option``."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(ValueError(f"{option}: {value!r} is not a date (YYYY-MM-DD)")) from None

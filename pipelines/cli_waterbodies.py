@@ -1,4 +1,5 @@
-"""``sensing waterbodies``: inspect the registry, and derive outlines from the occurrence summary."""
+"""``sensing waterbodies``: inspect the registry, derive outlines from the occurrence summary, and measure
+one water body's area series straight from the archive."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, settings_or_exit
+from pipelines.cli_options import DEFAULT_CONFIG, ConfigOpt, console, fail, parse_date, settings_or_exit
 from sensing.errors import SensingError
 
 __all__ = ["waterbodies_app"]
 
 waterbodies_app = typer.Typer(
-    help="The water-body registry: list it, or derive outlines from observed water.", no_args_is_help=True
+    help="The water-body registry: list it, derive outlines from observed water, or measure one body's series.",
+    no_args_is_help=True,
 )
 
 
@@ -100,3 +102,59 @@ def derive(
     except (SensingError, ValueError) as exc:
         raise fail(exc) from exc
     console.print(f"{len(frame)} outline(s), {frame['area_km2'].sum():,.2f} km2 in all: {out}")
+
+
+@waterbodies_app.command("series")
+def series(
+    water_body: Annotated[str, typer.Argument(help="Water body id (see `sensing waterbodies list`).")],
+    start: Annotated[str, typer.Option(help="First acquisition date, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last acquisition date, YYYY-MM-DD.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the series to this table (.csv or .parquet).")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="A source name from configs/sources/, or a local STAC catalog folder.")
+    ] = None,
+    parallel: Annotated[int, typer.Option(min=1, help="Scenes classified at once.")] = 2,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """One water body's area on every scene of a period, straight from the archive: the flows' method
+    on a window around its outline, nothing published (quick answers; the flows keep the record)."""
+    from sensing.preflight import check_run_request
+    from sensing.publish.tables import area_frame
+    from sensing.registry import load_water_bodies
+    from sensing.selection import select
+    from sensing.sources import open_source
+    from sensing.water_series import water_body_series
+    from sensing.workflow import scenes_for_period
+
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
+    if out is not None and out.suffix not in (".csv", ".parquet"):
+        raise fail(ValueError(f"--out: {out} must end in .csv or .parquet"))
+    try:
+        settings = select(config, settings_or_exit(config).aoi.id, source=source)
+        check_run_request(settings)
+        bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
+        archive = open_source(settings.source, settings.data_dir)
+        scenes = scenes_for_period(settings, archive, first, last)
+        rows = water_body_series(settings, archive, scenes, bodies, water_body, parallel=parallel)
+    except (SensingError, ValueError) as exc:
+        raise fail(exc) from exc
+    frame = area_frame(rows)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False, encoding="utf-8-sig") if out.suffix == ".csv" else frame.to_parquet(
+            out, index=False
+        )
+    table = Table("date", "sensor", "water km2", "valid", "quality", "threshold", "reason")
+    for row in frame.itertuples():
+        table.add_row(
+            str(row.date), row.sensor, f"{row.water_km2:,.3f}", f"{row.valid_fraction:.0%}", row.quality,
+            f"{row.threshold:.4f}", row.reason,
+        )  # fmt: skip
+    console.print(table)
+    usable = int(frame.usable.sum()) if len(frame) else 0
+    console.print(
+        f"{water_body}: {len(frame)} observation(s) of {len(scenes)} scene(s), {usable} usable"
+        + (f"; written to {out}" if out is not None else "")
+    )

@@ -7,7 +7,7 @@ water``). Everything stays lazy except the histograms the threshold needs (one D
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -111,16 +111,23 @@ def classify_scene(
     n_zones: int = 0,
     terrain: TerrainConfig | None = None,
     cores: da.Array | None = None,
+    values: Collection[str] | None = None,
+    in_memory: bool = False,
 ) -> ClassifiedScene:
     """Water classes and value layers of ``scene`` on ``geobox`` (reads the inputs once, for the
     histograms; the returned arrays are lazy). With ``zones`` (``n_zones`` water bodies numbered
     1..n on the grid, 0 elsewhere) the canny-otsu method finds each water body's own threshold, and
     with their ``cores`` (the outlines shrunk by ``water.core_margin_m``) it keeps inside the zones
-    only water connected to a core (a second read of the inputs)."""
+    only water connected to a core (a second read of the inputs). ``values`` names the index layers
+    wanted besides the classes (default: every index the scene's bands allow). ``in_memory``
+    computes the water index and masks once and keeps them (for grids small enough to hold): the
+    inputs are then read once instead of once per pass."""
     if sensor == "sar":
         return _radar(source, scene, geobox, sar, chunk)
     zoning = _Zoning(zones, n_zones, cores)
-    return _optical(source, scene, geobox, water, masks, chunk, zoning, terrain or TerrainConfig())
+    return _optical(
+        source, scene, geobox, water, masks, chunk, zoning, terrain or TerrainConfig(), values, in_memory
+    )
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ class _Zoning:
 
 def _optical(
     source: SceneSource, scene: SceneRef, geobox: GeoBox, cfg: WaterConfig, mask_cfg: MaskConfig, chunk: int,
-    zoning: _Zoning, terrain: TerrainConfig,
+    zoning: _Zoning, terrain: TerrainConfig, values: Collection[str] | None, in_memory: bool,
 ) -> ClassifiedScene:  # fmt: skip
     zones, n_zones = zoning.zones, zoning.n_zones
     required = list(dict.fromkeys([*REQUIRED_BANDS, *INDICES[cfg.index][0]]))
@@ -144,9 +151,14 @@ def _optical(
     masks, mask_source = scene_masks(ds)
     masks["cloud"] = dilate(masks["cloud"], mask_cfg.cloud_dilation_px)
     land = [name for name in LAND_INDEX_PRODUCTS if all(b in ds for b in INDICES[name][0])]  # lazy: if asked
-    indices = {name: compute_index(name, ds) for name in {*INDEX_PRODUCTS, cfg.index, *land}}
+    wanted = {*INDEX_PRODUCTS, *land} if values is None else set(values)
+    indices = {name: compute_index(name, ds) for name in {*wanted, cfg.index, "mndwi"}}
     snow = snow_ice(ds, indices["mndwi"], masks["snow"], cfg)
     water_index = indices[cfg.index]
+    if in_memory:  # computed once: the passes below (threshold, connectivity, classes) read no input
+        with input_errors_named(source, scene, bands):
+            water_index, masks, snow = dask.persist(water_index, masks, snow)
+        indices[cfg.index] = water_index
     valid = ~(masks["nodata"] | masks["cloud"] | snow) & water_index.notnull()
     with input_errors_named(source, scene, bands):
         choice, zone_choices = _threshold(water_index, valid, cfg, zones, n_zones)

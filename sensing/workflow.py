@@ -28,7 +28,7 @@ from sensing.compute.counts import bincount
 from sensing.compute.encode import to_scaled_int16
 from sensing.compute.indices import INDICES
 from sensing.compute.water import CLASS_CLOUD, CLASS_NODATA
-from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
+from sensing.compute.zonal import zone_class_counts, zones_raster
 from sensing.config import CLASS_PRODUCTS, SAR_BANDS, Settings
 from sensing.crosscheck import flag_radar_ice
 from sensing.errors import SceneError
@@ -58,6 +58,7 @@ from sensing.summaries import (
     update_counts,
     wet_clear_totals,
 )
+from sensing.water_series import scene_areas
 from sensing.water_vectors import water_vectors
 from sensing.waterbodies import WaterBody, to_lonlat, water_body_frame
 
@@ -178,17 +179,7 @@ def _classify_and_publish(
             accept=observed_something,
         )  # fmt: skip
     observed = int(class_counts.sum() - class_counts[CLASS_NODATA])
-    choice = scene_layers.choice
-    areas = areas_from_counts(
-        np.asarray(zone_counts), bodies, pixel_area_m2(geobox), scene.date, settings.quality,
-        scene_id=scene.id, method=choice.method, threshold=round(choice.value, 4),
-        sensor=sensor_name(scene.platform, settings.source.sensor), version=version,
-    )  # fmt: skip
-    areas = [
-        dataclasses.replace(a, method=own[a.water_body].method, threshold=round(own[a.water_body].value, 4))
-        if a.water_body in own else a
-        for a in areas
-    ]  # fmt: skip
+    areas = scene_areas(settings, scene, scene_layers, zone_counts, bodies, geobox)
     meta = _layer_metadata(settings, scene, round(100.0 * class_counts[CLASS_CLOUD] / observed, 2))
     meta["properties"] = scene_layers.properties | (
         {"sensing:water_body_thresholds": {body: round(c.value, 4) for body, c in own.items()}} if own else {}

@@ -13,7 +13,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from skimage.feature import canny
 
-__all__ = ["CANNY_HIGH", "CANNY_LOW", "canny_edges"]
+__all__ = ["CANNY_HIGH", "CANNY_LOW", "canny_depth", "canny_edges"]
 
 CANNY_LOW, CANNY_HIGH = 0.1, 0.2
 """Hysteresis thresholds on the Sobel gradient of the smoothed index. A land/water step of 0.3 in a
@@ -27,13 +27,19 @@ def _block_edges(values: NDArray[np.float32], valid: NDArray[np.bool_], sigma: f
     )
 
 
+def canny_depth(sigma: float) -> int:
+    """Pixels a block needs around it for its edges to match the unchunked result's (four sigmas of
+    smoothing plus the gradient and suppression stencils)."""
+    return int(np.ceil(4 * sigma)) + 4
+
+
 def canny_edges(index: xr.DataArray, valid: xr.DataArray, sigma: float) -> xr.DataArray:
     """Boolean Canny edges of ``index`` over ``valid`` pixels, lazily, block by block.
 
     Blocks overlap by four sigmas plus a margin, so smoothing, gradients and non-maximum suppression
     match the unchunked result; only hysteresis (edge tracing across a seam) can differ at seams.
     """
-    depth = int(np.ceil(4 * sigma)) + 4
+    depth = canny_depth(sigma)
     edges = da.map_overlap(
         _block_edges, index.data, valid.data, depth=depth, boundary="none", dtype=bool, sigma=sigma
     )

@@ -11,7 +11,7 @@ import pandas as pd
 from sensing.models import WaterBodyArea
 from sensing.publish.storage import atomic_path
 
-__all__ = ["KEY", "read_water_areas", "upsert_frame", "upsert_water_areas", "write_frame"]
+__all__ = ["KEY", "area_frame", "read_water_areas", "upsert_frame", "upsert_water_areas", "write_frame"]
 
 KEY = ["water_body", "date", "sensor"]
 COLUMNS = [f.name for f in dataclasses.fields(WaterBodyArea)]
@@ -38,9 +38,9 @@ def upsert_water_areas(
     change. Returns True if the table was rewritten.
     """
     old = read_water_areas(path)
-    new = _frame(rows)
+    new = area_frame(rows)
     taken = pd.concat([old[KEY], new[KEY]]).astype(str).set_index(KEY).index
-    extra = _frame(placeholders)
+    extra = area_frame(placeholders)
     new = pd.concat([new, extra[~extra[KEY].astype(str).set_index(KEY).index.isin(taken)]], ignore_index=True)
     return upsert_frame(path, old, new, KEY)
 
@@ -68,7 +68,8 @@ def write_frame(path: Path, frame: pd.DataFrame) -> None:
         frame.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
-def _frame(rows: Iterable[WaterBodyArea]) -> pd.DataFrame:
+def area_frame(rows: Iterable[WaterBodyArea]) -> pd.DataFrame:
+    """Rows of the water-area table (its columns, dates as text)."""
     frame = pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=COLUMNS)
     frame["date"] = frame["date"].astype(str)
     return frame
