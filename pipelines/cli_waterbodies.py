@@ -3,6 +3,7 @@ one water body's area series straight from the archive."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -115,7 +116,9 @@ def series(
     source: Annotated[
         str | None, typer.Option(help="A source name from configs/sources/, or a local STAC catalog folder.")
     ] = None,
-    parallel: Annotated[int, typer.Option(min=1, help="Scenes classified at once.")] = 2,
+    processes: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: one per CPU, at most 4).")
+    ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """One water body's area on every scene of a period, straight from the archive: the flows' method
@@ -137,7 +140,9 @@ def series(
         bodies = load_water_bodies(settings.water_bodies, settings.hydrography)
         archive = open_source(settings.source, settings.data_dir)
         scenes = scenes_for_period(settings, archive, first, last)
-        rows = water_body_series(settings, archive, scenes, bodies, water_body, parallel=parallel)
+        rows = water_body_series(
+            settings, archive, scenes, bodies, water_body, processes=processes or min(4, os.cpu_count() or 1)
+        )
     except (SensingError, ValueError) as exc:
         raise fail(exc) from exc
     frame = area_frame(rows)
