@@ -13,7 +13,7 @@ from rasterio.env import set_gdal_config
 
 from sensing.config import DaskConfig
 
-__all__ = ["GDAL_READ_OPTIONS", "GdalCacheLimit", "configure_reads", "dask_client"]
+__all__ = ["GDAL_READ_OPTIONS", "GdalCacheLimit", "configure_reads", "dask_client", "limit_block_cache"]
 
 GDAL_READ_OPTIONS: dict[str, Any] = {
     "GDAL_HTTP_MAX_RETRY": "3",  # COG range requests: retry 429/5xx and resets three times...
@@ -34,12 +34,21 @@ class GdalCacheLimit(WorkerPlugin):
         self.megabytes = megabytes
 
     def setup(self, worker: Worker) -> None:
-        set_gdal_config("GDAL_CACHEMAX", self.megabytes * 2**20)
+        limit_block_cache(self.megabytes)
+
+
+def limit_block_cache(megabytes: int) -> None:
+    """Size this process's GDAL block cache (rasterio hands the value to GDALSetCacheMax: bytes)."""
+    set_gdal_config("GDAL_CACHEMAX", megabytes * 2**20)
 
 
 def _configure_workers(client: Client, cfg: DaskConfig) -> None:
+    """GDAL's read options and block cache bound on every worker, and the block cache here too: this
+    process copies the layers' parts into COGs (left at GDAL's default, its cache grew with the scene:
+    258 MB live at a full tile's peak)."""
     configure_rio(client=client, **GDAL_READ_OPTIONS)
     client.register_plugin(GdalCacheLimit(cfg.gdal_cache_mb), name="sensing-gdal-cache")
+    limit_block_cache(cfg.gdal_cache_mb)
 
 
 @contextlib.contextmanager

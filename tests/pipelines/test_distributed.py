@@ -109,13 +109,16 @@ def test_a_scene_several_times_a_workers_memory_limit_completes_within_it(tmp_pa
             assert (ds.width, ds.height) == (SCENE_PX, SCENE_PX)
 
 
-def test_workers_bound_gdals_block_cache() -> None:
-    """GDAL's default cache is 5 % of the machine's memory per process, outside Dask's accounting."""
-    from rasterio.env import get_gdal_config
+def test_workers_and_the_client_bound_gdals_block_cache() -> None:
+    """GDAL's default cache is 5 % of the machine's memory per process, outside Dask's accounting; the
+    client copies the COGs, so its cache is bounded too (at GDAL's default it grew with the scene)."""
+    from rasterio.env import get_gdal_config, set_gdal_config
 
     from sensing.cluster import dask_client
     from sensing.config import DaskConfig
 
+    set_gdal_config("GDAL_CACHEMAX", 1024 * 2**20)
     with dask_client(DaskConfig(n_workers=1, gdal_cache_mb=96)) as client:
         caches = client.run(get_gdal_config, "GDAL_CACHEMAX")
+        assert get_gdal_config("GDAL_CACHEMAX") == 96 * 2**20
     assert list(caches.values()) == [96 * 2**20]
