@@ -95,6 +95,8 @@ def write_config(folder: Path, archive: Path, item: dict[str, Any]) -> Path:
     doc["publish"] = {"summaries": False}  # the four products only, as every other contender writes
     if os.environ.get("BENCH_DASK_CHUNK"):  # for exploring chunk sizes: BENCH_DASK_CHUNK=512
         doc["dask"]["chunk"] = int(os.environ["BENCH_DASK_CHUNK"])
+    if os.environ.get("BENCH_WORKER_MEMORY_MB"):  # for exploring worker memory limits
+        doc["dask"]["worker_memory_mb"] = int(os.environ["BENCH_WORKER_MEMORY_MB"])
     doc.pop("demo", None)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(doc))

@@ -69,6 +69,7 @@ def dask_client(cfg: DaskConfig) -> Iterator[Client]:
         LocalCluster(
             n_workers=workers,
             threads_per_worker=max(1, cores // workers),
+            memory_limit=f"{cfg.worker_memory_mb}MB" if cfg.worker_memory_mb else "auto",
             processes=True,
             dashboard_address=None,
             host="127.0.0.1",

@@ -336,6 +336,12 @@ class DaskConfig(_Model):
         default=128, ge=8,
         description="GDAL block cache per worker process (MB); GDAL's default is 5 % of the machine's memory.",
     )  # fmt: skip
+    worker_memory_mb: int | None = Field(
+        default=None,
+        ge=256,
+        description="Memory limit per local worker process (MB): Dask spills to disk, then pauses, above it; "
+        "None: the machine's memory split between the workers.",
+    )
 
 
 class AlertConfig(_Model):

@@ -118,7 +118,9 @@ def test_workers_and_the_client_bound_gdals_block_cache() -> None:
     from sensing.config import DaskConfig
 
     set_gdal_config("GDAL_CACHEMAX", 1024 * 2**20)
-    with dask_client(DaskConfig(n_workers=1, gdal_cache_mb=96)) as client:
+    with dask_client(DaskConfig(n_workers=1, gdal_cache_mb=96, worker_memory_mb=600)) as client:
         caches = client.run(get_gdal_config, "GDAL_CACHEMAX")
         assert get_gdal_config("GDAL_CACHEMAX") == 96 * 2**20
+        limits = [w["memory_limit"] for w in client.scheduler_info()["workers"].values()]
     assert list(caches.values()) == [96 * 2**20]
+    assert limits == [600 * 10**6]  # dask.worker_memory_mb, in Dask's units (MB = 10**6 bytes)
