@@ -7,6 +7,7 @@ water``). Everything stays lazy except the histograms the threshold needs (one D
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -34,21 +35,32 @@ from sensing.compute.water import (
     snow_ice,
     zone_histograms,
 )
+from sensing.compute.zonal import areas_from_counts
 from sensing.config import (
     INDEX_PRODUCTS,
     LAND_INDEX_PRODUCTS,
     SAR_BANDS,
     MaskConfig,
     SarConfig,
+    Settings,
     TerrainConfig,
     WaterConfig,
 )
 from sensing.errors import SceneError
-from sensing.models import SceneRef
+from sensing.grid import pixel_area_m2
+from sensing.models import SceneRef, WaterBodyArea, sensor_name
 from sensing.sources.base import SceneSource
 from sensing.sources.dem import terrain_dem
+from sensing.waterbodies import WaterBody
 
-__all__ = ["BANDS", "REQUIRED_BANDS", "ClassifiedScene", "classify_scene", "input_errors_named"]
+__all__ = [
+    "BANDS",
+    "REQUIRED_BANDS",
+    "ClassifiedScene",
+    "classify_scene",
+    "input_errors_named",
+    "scene_areas",
+]
 
 REQUIRED_BANDS = ["green", "red", "nir", "swir16"]
 OPTIONAL_BANDS = tuple(
@@ -78,6 +90,30 @@ class ClassifiedScene:
     """The bands asked of the source (to name a broken one when a later read fails)."""
     zone_choices: dict[int, ThresholdChoice] = field(default_factory=dict)
     """Each water body's own threshold (canny-otsu), by zone number (1-based, as in ``zones``)."""
+
+
+def scene_areas(
+    settings: Settings,
+    scene: SceneRef,
+    classified: ClassifiedScene,
+    counts: np.ndarray,
+    bodies: list[WaterBody],
+    geobox: GeoBox,
+) -> list[WaterBodyArea]:
+    """Each water body's row of one classified scene from its class counts per zone
+    (:func:`sensing.compute.zonal.zone_class_counts`), with the body's own threshold where it had one."""
+    choice = classified.choice
+    areas = areas_from_counts(
+        np.asarray(counts), bodies, pixel_area_m2(geobox), scene.date, settings.quality,
+        scene_id=scene.id, method=choice.method, threshold=round(choice.value, 4),
+        sensor=sensor_name(scene.platform, settings.source.sensor), version=settings.version_key(),
+    )  # fmt: skip
+    own = {bodies[zone - 1].id: c for zone, c in classified.zone_choices.items()}
+    return [
+        dataclasses.replace(a, method=own[a.water_body].method, threshold=round(own[a.water_body].value, 4))
+        if a.water_body in own else a
+        for a in areas
+    ]  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -14,7 +14,6 @@ rather than the whole AOI, stands in.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -27,17 +26,17 @@ from numpy.typing import NDArray
 from odc.geo.geobox import GeoBox
 
 from sensing.compute.edges import canny_depth
-from sensing.compute.zonal import areas_from_counts, zone_class_counts, zones_raster
+from sensing.compute.zonal import zone_class_counts, zones_raster
 from sensing.config import Settings
 from sensing.errors import SceneError
-from sensing.grid import aoi_geobox, pixel_area_m2
+from sensing.grid import aoi_geobox
 from sensing.models import SceneRef, WaterBodyArea, sensor_name
-from sensing.scene_water import ClassifiedScene, classify_scene, input_errors_named
+from sensing.scene_water import classify_scene, input_errors_named, scene_areas
 from sensing.sources import open_source
 from sensing.sources.base import SceneSource
 from sensing.waterbodies import WaterBody, to_crs
 
-__all__ = ["body_window", "scene_areas", "water_body_series"]
+__all__ = ["body_window", "water_body_series"]
 
 WINDOW_MARGIN_M = 500.0
 """Grid kept around the outline's bounding box (as eo-learn's water-monitor example does)."""
@@ -64,30 +63,6 @@ def _margin_px(settings: Settings) -> int:
     water = settings.water
     reach = canny_depth(water.canny_sigma) + water.edge_buffer_px + settings.masks.cloud_dilation_px + 8
     return max(reach, math.ceil(WINDOW_MARGIN_M / settings.aoi.resolution))
-
-
-def scene_areas(
-    settings: Settings,
-    scene: SceneRef,
-    classified: ClassifiedScene,
-    counts: np.ndarray,
-    bodies: list[WaterBody],
-    geobox: GeoBox,
-) -> list[WaterBodyArea]:
-    """Each water body's row of one classified scene from its class counts per zone
-    (:func:`sensing.compute.zonal.zone_class_counts`), with the body's own threshold where it had one."""
-    choice = classified.choice
-    areas = areas_from_counts(
-        np.asarray(counts), bodies, pixel_area_m2(geobox), scene.date, settings.quality,
-        scene_id=scene.id, method=choice.method, threshold=round(choice.value, 4),
-        sensor=sensor_name(scene.platform, settings.source.sensor), version=settings.version_key(),
-    )  # fmt: skip
-    own = {bodies[zone - 1].id: c for zone, c in classified.zone_choices.items()}
-    return [
-        dataclasses.replace(a, method=own[a.water_body].method, threshold=round(own[a.water_body].value, 4))
-        if a.water_body in own else a
-        for a in areas
-    ]  # fmt: skip
 
 
 @dataclass(frozen=True)

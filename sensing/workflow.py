@@ -47,7 +47,7 @@ from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import KEY, read_water_areas, upsert_frame, upsert_water_areas, write_frame
 from sensing.publish.vectors import write_vector_layers
 from sensing.registry import load_water_bodies
-from sensing.scene_water import BANDS, classify_scene, input_errors_named
+from sensing.scene_water import BANDS, classify_scene, input_errors_named, scene_areas
 from sensing.sources.base import SceneSource
 from sensing.summaries import (
     class_layers,
@@ -58,7 +58,6 @@ from sensing.summaries import (
     update_counts,
     wet_clear_totals,
 )
-from sensing.water_series import scene_areas
 from sensing.water_vectors import water_vectors
 from sensing.waterbodies import WaterBody, to_lonlat, water_body_frame
 

@@ -17,9 +17,9 @@ from sensing.compute.zonal import zone_class_counts, zones_raster
 from sensing.config import Settings, load_settings
 from sensing.grid import aoi_geobox
 from sensing.registry import load_water_bodies
-from sensing.scene_water import classify_scene
+from sensing.scene_water import classify_scene, scene_areas
 from sensing.sources import open_source
-from sensing.water_series import body_window, scene_areas, water_body_series
+from sensing.water_series import body_window, water_body_series
 from sensing.workflow import scenes_for_period
 from tests.conftest import write_test_config
 
