@@ -34,7 +34,7 @@ from sensing.models import SceneRef, WaterBodyArea, sensor_name
 from sensing.scene_water import classify_scene, input_errors_named, scene_areas
 from sensing.sources import open_source
 from sensing.sources.base import SceneSource
-from sensing.waterbodies import WaterBody, to_crs
+from sensing.waterbodies import WaterBody, to_crs, with_level
 
 __all__ = ["body_window", "water_body_series"]
 
@@ -142,10 +142,12 @@ def water_body_series(
     processes: int = 1,
 ) -> list[WaterBodyArea]:
     """``body_id``'s row for each of ``scenes``, by date (a ``failed`` row, with the reason, for a scene
-    that cannot be read). ``bodies`` are the water bodies over the AOI, in the registry's order (where
-    outlines overlap, the zone a pixel counts in is decided as in the flows). With ``processes`` > 1 the
-    scenes are classified in that many worker processes (the filters hold Python's GIL: threads would
-    not run them side by side), each opening the archive itself; otherwise here, one after another."""
+    that cannot be read), with level and volume where the body has an area-level-volume curve.
+
+    ``bodies`` are the water bodies over the AOI, in the registry's order (where outlines overlap, the
+    zone a pixel counts in is decided as in the flows). With ``processes`` > 1 the scenes are
+    classified in that many worker processes (the filters hold Python's GIL: threads would not run
+    them side by side), each opening the archive itself; otherwise here, one after another."""
     by_id = {b.id: b for b in bodies}
     if body_id not in by_id:
         raise ValueError(f"water body {body_id!r} is not over AOI {settings.aoi.id}; known: {sorted(by_id)}")
@@ -159,7 +161,8 @@ def water_body_series(
             processes, mp_context=context, initializer=_start_worker, initargs=(job,)
         ) as pool:
             rows = list(pool.map(_worker_row, scenes))
-    return sorted((r for r in rows if r is not None), key=lambda r: (r.date, r.sensor, r.scene_id))
+    measured = (with_level(r, bodies) for r in rows if r is not None)
+    return sorted(measured, key=lambda r: (r.date, r.sensor, r.scene_id))
 
 
 def _failed(settings: Settings, scene: SceneRef, body_id: str, reason: str) -> WaterBodyArea:

@@ -3,6 +3,7 @@ reprojected onto a grid's CRS. A registry (``sensing.registry``) adds names and 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from sensing.curves import Curve
 from sensing.errors import ConfigError
+from sensing.models import WaterBodyArea
 
 __all__ = [
     "WaterBody",
@@ -28,6 +30,7 @@ __all__ = [
     "to_crs",
     "to_lonlat",
     "water_body_frame",
+    "with_level",
 ]
 
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -144,3 +147,14 @@ def water_body_frame(bodies: list[WaterBody]) -> gpd.GeoDataFrame:
         for b in bodies
     ]
     return gpd.GeoDataFrame(rows, geometry=[b.geometry for b in bodies], crs="EPSG:4326")
+
+
+def with_level(row: WaterBodyArea, bodies: list[WaterBody]) -> WaterBodyArea:
+    """``row`` with level and volume from its water body's curve (from the gap-filled area where the
+    row has one, else the measured area); failed and frozen rows get none."""
+    curve = next((b.curve for b in bodies if b.id == row.water_body), None)
+    if curve is None or row.quality in ("failed", "frozen"):
+        return row
+    area = row.filled_km2 if np.isfinite(row.filled_km2) else row.water_km2
+    level, volume = curve.at_area(area)
+    return dataclasses.replace(row, level_m=level, volume_mcm=volume)

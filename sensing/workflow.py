@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import json
 import tempfile
@@ -59,7 +58,7 @@ from sensing.summaries import (
     wet_clear_totals,
 )
 from sensing.water_vectors import water_vectors
-from sensing.waterbodies import WaterBody, to_lonlat, water_body_frame
+from sensing.waterbodies import WaterBody, to_lonlat, water_body_frame, with_level
 
 __all__ = ["process_scene", "product_specs", "publish_run", "republish_series", "scenes_for_period"]
 
@@ -259,7 +258,7 @@ def publish_run(settings: Settings, results: list[SceneResult]) -> list[Alert]:
             specs |= _update_summaries(settings, layout, specs, read_exclusions(layout.exclusions))
             specs |= _update_change(settings, layout, specs, bodies)
         write_collections(layout, specs)
-        measured = [_with_level(row, bodies) for row in _gap_filled(settings, layout, measured, bodies)]
+        measured = [with_level(row, bodies) for row in _gap_filled(settings, layout, measured, bodies)]
         upsert_water_areas(layout.water_areas, measured, placeholders=failed)
         _refresh_series(layout)
         table = read_water_areas(layout.water_areas)
@@ -299,16 +298,6 @@ def _gap_filled(
 
         filled.append(gap_filled(row, by_id[row.water_body], cog, counts, pixel_km2))
     return filled
-
-
-def _with_level(row: WaterBodyArea, bodies: list[WaterBody]) -> WaterBodyArea:
-    """``row`` with level and volume from its water body's curve (from the gap-filled area)."""
-    curve = next((b.curve for b in bodies if b.id == row.water_body), None)
-    if curve is None or row.quality in ("failed", "frozen"):
-        return row
-    area = row.filled_km2 if np.isfinite(row.filled_km2) else row.water_km2
-    level, volume = curve.at_area(area)
-    return dataclasses.replace(row, level_m=level, volume_mcm=volume)
 
 
 def republish_series(settings: Settings) -> None:

@@ -64,6 +64,9 @@ def test_the_series_equals_the_whole_grid_areas_of_every_water_body(demo_root: P
         assert [r.date for r in rows] == sorted(expected)
         for row in rows:
             assert (row.water_km2, row.quality, row.method, row.threshold) == expected[row.date][body.id]
+            if body.curve is not None and row.usable:  # the reservoir's level and volume from its curve
+                assert (row.level_m, row.volume_mcm) == body.curve.at_area(row.water_km2)
+                assert np.isfinite(row.level_m) and np.isfinite(row.volume_mcm)
     assert any(r[0] > 50 and r[1] == "ok" for rows in expected.values() for r in rows.values())
     assert not (tmp_path / "data" / "outputs").exists()  # nothing published
 
