@@ -1,6 +1,6 @@
 """W3: one water body through time (masks, edge-based Otsu, area series), ours against eo-learn.
 
-Usage: python bench/w3.py [--size 2000] [--years 5] [--dates-per-year 20] [--out bench/results/w3.json]
+Usage: python bench/w3.py [--size 2000] [--years 5] [--dates-per-year 20] [--skip-library] [--out bench/results/w3.json]
 
 Input, made by the project once under build/bench/w3-SIZE/: ``sensing demo-data`` at 15 m, so that
 the SIZE x SIZE chip covers the demo AOI around the Kapchagay reservoir, YEARS x DATES_PER_YEAR
