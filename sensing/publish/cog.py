@@ -112,7 +112,7 @@ def _write_part(
         "driver": "GTiff", "dtype": block.dtype.name, "count": 1, "height": block.shape[0],
         "width": block.shape[1], "crs": crs_wkt, "transform": transform * Affine.translation(col, row),
         "nodata": nodata, "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK,
-        "compress": "zstd", "zstd_level": 1,  # scratch only: cheap to write and to read back
+        "compress": "deflate", "zlevel": 1, "predictor": 1,  # scratch only: cheap to write and to read back
     }  # fmt: skip
     path = Path(folder) / f".part-{row}-{col}.tif"
     try:
