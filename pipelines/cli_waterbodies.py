@@ -148,9 +148,10 @@ def series(
     frame = area_frame(rows)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(out, index=False, encoding="utf-8-sig") if out.suffix == ".csv" else frame.to_parquet(
-            out, index=False
-        )
+        if out.suffix == ".csv":
+            frame.to_csv(out, index=False, encoding="utf-8-sig")  # with a byte-order mark, as the tables
+        else:
+            frame.to_parquet(out, index=False)
     table = Table("date", "sensor", "water km2", "valid", "quality", "threshold", "reason")
     for row in frame.itertuples():
         table.add_row(
