@@ -55,7 +55,7 @@ def write_config(folder: Path, archive: Path) -> Path:
     doc["aoi"]["resolution"] = 15
     doc["source"]["catalog"] = str(archive / "catalog.json")
     doc["water"]["method"] = "canny-otsu"
-    doc["publish"] = {"summaries": False}
+    doc["publish"] = dict(w1.SCENE_PRODUCTS_ONLY)
     doc.pop("demo", None)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(doc))
