@@ -49,12 +49,16 @@ def test_scaled_int16_encoding_clips_and_marks_nodata() -> None:
     assert out.tolist() == [[1234, -10000, -32768, 32767]] or out.tolist() == [[1235, -10000, -32768, 32767]]
 
 
-def test_scl_masks_keep_three_states_apart() -> None:
-    scl = xr.DataArray(np.array([[0, 3, 4, 6, 8, 9, 10, 11]], dtype="uint8"), dims=("y", "x"))
+@pytest.mark.parametrize("chunked", [False, True])
+def test_scl_masks_keep_three_states_apart(chunked: bool) -> None:
+    classes = np.arange(12, dtype="uint8").reshape(1, 12)  # every SCL class, 0 (nodata) to 11 (snow)
+    scl = xr.DataArray(da.from_array(classes, chunks=5) if chunked else classes, dims=("y", "x"))
     masks = scl_masks(scl)
-    assert masks["nodata"].values.tolist() == [[True, False, False, False, False, False, False, False]]
-    assert masks["cloud"].values.tolist() == [[False, True, False, False, True, True, True, False]]
-    assert masks["snow"].values.tolist() == [[False] * 7 + [True]]
+    assert masks["nodata"].values.tolist() == [[True] + [False] * 11]
+    #                                          0 nodata, 1 saturated, 2 dark, 3 shadow, 8-10 cloud, cirrus
+    assert masks["cloud"].values.tolist() == [[False, True, True, True] + [False] * 4 + [True] * 3 + [False]]
+    assert masks["snow"].values.tolist() == [[False] * 11 + [True]]
+    assert {masks[name].dtype for name in masks} == {np.dtype(bool)}
 
 
 def _histogram(values: np.ndarray, bins: int = 512) -> np.ndarray:
