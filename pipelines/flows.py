@@ -33,12 +33,11 @@ from sensing.publish.storage import write_json_atomic
 from sensing.publish.tables import read_water_areas
 from sensing.registry import load_water_bodies
 from sensing.selection import select
+from sensing.workflow import SCENE_CONCURRENCY
 
 __all__ = ["DEFAULT_CONFIG", "nightly", "reprocess"]
 
 DEFAULT_CONFIG = str(Path(__file__).resolve().parent.parent / "configs" / "demo.yaml")
-SCENE_CONCURRENCY = 2
-"""Scenes in flight at once; each one's pixel work is spread over the Dask cluster."""
 
 
 stamp_library_records()

@@ -60,7 +60,12 @@ from sensing.summaries import (
 from sensing.water_vectors import water_vectors
 from sensing.waterbodies import WaterBody, to_lonlat, water_body_frame, with_level
 
-__all__ = ["process_scene", "product_specs", "publish_run", "republish_series", "scenes_for_period"]
+__all__ = [
+    "SCENE_CONCURRENCY", "process_scene", "product_specs", "publish_run", "republish_series", "scenes_for_period",
+]  # fmt: skip
+
+SCENE_CONCURRENCY = 2
+"""Scenes a run processes at once; each one's pixel work is spread over the Dask cluster."""
 
 
 def product_specs(settings: Settings) -> dict[str, ProductSpec]:

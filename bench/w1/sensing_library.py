@@ -15,7 +15,6 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pipelines.flows import SCENE_CONCURRENCY
 from sensing import workflow
 from sensing.cluster import dask_client
 from sensing.registry import load_water_bodies
@@ -37,7 +36,7 @@ def main() -> None:
         source = open_source(settings.source, settings.data_dir)
         scenes = workflow.scenes_for_period(settings, source, args.start, args.end)
         # As the flow: SCENE_CONCURRENCY scenes in flight, their pixel work shared on the Dask cluster.
-        with ThreadPoolExecutor(max_workers=SCENE_CONCURRENCY) as pool:
+        with ThreadPoolExecutor(max_workers=workflow.SCENE_CONCURRENCY) as pool:
             results = list(
                 pool.map(
                     lambda scene: workflow.process_scene(settings, source, scene, bodies, force=True), scenes
